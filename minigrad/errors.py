@@ -1,0 +1,54 @@
+"""The errors minigrad raises.
+
+Every error a learner can hit says three things: what was expected, what
+came instead, and how to fix it (a line that starts with "help:"). They are
+typed, so a test or a notebook can catch exactly the kind it expects, and each
+one is also a subclass of the built-in error Python users would reach for
+(``ValueError``, ``TypeError``, ``RuntimeError``).
+"""
+
+from __future__ import annotations
+
+
+class MinigradError(Exception):
+    """Base class of every error minigrad raises on purpose."""
+
+
+class ShapeError(MinigradError, ValueError):
+    """Shapes that do not broadcast, multiply or fit the op."""
+
+
+class DTypeError(MinigradError, TypeError):
+    """Tensors of different floating dtypes met in one op (no silent promotion)."""
+
+
+class DeviceError(MinigradError, RuntimeError):
+    """Tensors on different devices met in one op."""
+
+
+class ContextError(MinigradError, RuntimeError):
+    """Variables from two different tapes met in one op."""
+
+
+class TapeError(MinigradError, RuntimeError):
+    """Backprop that cannot run: an emptied tape, a non-scalar root without a gradient."""
+
+
+class GradientError(MinigradError, RuntimeError):
+    """A Gate's backward returned the wrong number, shape or kind of gradients."""
+
+
+class AnomalyError(MinigradError, FloatingPointError):
+    """A NaN or Inf appeared while ``detect_anomaly()`` was on."""
+
+
+class CheckpointError(MinigradError, ValueError):
+    """A checkpoint file that is truncated, foreign or does not fit the model."""
+
+
+def format_shape(shape) -> str:
+    """``(3, 4)`` for a torch.Size, a tuple or a list; ``()`` for a scalar."""
+    dims = tuple(shape)
+    if len(dims) == 1:
+        return f"({dims[0]},)"
+    return "(" + ", ".join(str(d) for d in dims) + ")"

@@ -1,0 +1,188 @@
+"""Gate: the base class of every op, and the code that records a call on the tape.
+
+A Gate subclass says how to go forward and how to come back, side by side::
+
+    class Cube(mg.Gate):
+        '''y = x**3,  dy/dx = 3 x**2'''
+
+        def forward(self, x):
+            self.x = x                      # keep what backward needs
+            return x**3
+
+        def backward(self, grad_output):
+            return (grad_output * 3 * self.x**2,)   # one gradient per input
+
+    y = Cube()(x)           # x is a Variable: y is recorded on x's tape
+
+``forward`` receives plain ``torch.Tensor`` s (Python numbers stay numbers) and
+returns a tensor, or a tuple of tensors for an op with several outputs.
+``backward`` receives the gradient of the output (a tuple of them for several
+outputs) and returns one gradient per input, each shaped like its input, or
+``None`` for an input that needs none. ``self.needs_input_grad`` (one bool per
+input) says which are needed, so a gate can skip work nobody asked for.
+
+A gate instance is used once: it is the node's memory of that one call.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+from minigrad.anomaly import AnomalyMode, check_finite
+from minigrad.errors import ContextError, DeviceError, DTypeError, ShapeError, format_shape
+from minigrad.tape import GradMode
+from minigrad.variable import Variable, as_tensor
+
+
+class Gate:
+    """Base class of every op. Subclasses implement ``forward`` and ``backward``."""
+
+    needs_input_grad: tuple = ()
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def forward(self, *inputs: torch.Tensor):
+        raise NotImplementedError(f"{self.name} must implement forward(*tensors)")
+
+    def backward(self, grad_output):
+        raise NotImplementedError(
+            f"{self.name} has no backward: it can run forward only\n"
+            "help: implement backward(self, grad_output) returning one gradient per input"
+        )
+
+    def explain(self, tensors: list, error: RuntimeError) -> Exception:
+        """Turn a RuntimeError from torch in ``forward`` into a learner-friendly error."""
+        shapes = ", ".join(format_shape(t.shape) for t in tensors if isinstance(t, torch.Tensor))
+        return ShapeError(
+            f"{self.name}: cannot apply to inputs of shapes [{shapes}]\n"
+            f"torch said: {str(error).splitlines()[0]}\n"
+            f"help: check the shapes this op expects (see help(mg.{self.name}))"
+        )
+
+    def saved_tensors(self) -> dict[str, torch.Tensor]:
+        """What this gate keeps for backward: its tensor attributes, by name."""
+        return {k: v for k, v in vars(self).items() if isinstance(v, torch.Tensor)}
+
+    def __call__(self, *inputs):
+        """Run ``forward`` on the inputs' values and, if gradients are needed, record a node."""
+        tensors = []
+        parents = []
+        context = None
+        needed = False
+        for x in inputs:
+            if isinstance(x, Variable):
+                if context is None:
+                    context = x.context
+                elif x.context is not context:
+                    raise _two_contexts(self, context, x.context)
+                tensors.append(x.value)
+                if x.requires_grad:
+                    needed = True
+                    # Point at the node that made x (not at x itself, so that
+                    # x's value can be freed), or at x when it is a leaf.
+                    parents.append(x if x.node is None else (x.node, x.output_index))
+                else:
+                    parents.append(None)
+            else:
+                tensors.append(_constant(x, tensors))
+                parents.append(None)
+        _check_same_kind(self, tensors)
+
+        recording = needed and context.recording and GradMode.enabled
+        self.needs_input_grad = (
+            tuple(p is not None for p in parents) if recording else ((False,) * len(parents))
+        )
+        try:
+            out = self.forward(*tensors)
+        except RuntimeError as error:
+            raise self.explain(tensors, error) from error
+
+        if context is None:
+            from minigrad.tape import default_context
+
+            context = default_context()
+        many = isinstance(out, (tuple, list))
+        outputs = (
+            [_wrap(t, recording, context) for t in out]
+            if many
+            else [_wrap(out, recording, context)]
+        )
+        if recording:
+            node = context.record(self, tuple(parents), outputs)
+            for i, v in enumerate(outputs):
+                v.node = node
+                v.output_index = i
+        if AnomalyMode.enabled:
+            index = outputs[0].node.index if recording else None
+            check_finite(
+                self,
+                "forward",
+                [v.value for v in outputs],
+                index,
+                [t.shape for t in tensors if isinstance(t, torch.Tensor)],
+            )
+        return tuple(outputs) if many else outputs[0]
+
+
+def _wrap(value, requires_grad: bool, context) -> Variable:
+    """A new Variable for an op's output, without the checks a learner's input gets."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"a gate's forward must return torch tensors, got {type(value).__name__}")
+    v = Variable.__new__(Variable)
+    v.value = value
+    v.grad = None
+    v.requires_grad = requires_grad
+    v.context = context
+    v.name = None
+    v.node = None
+    v.output_index = 0
+    v.hooks = None
+    return v
+
+
+def _constant(x, tensors: list):
+    """An input that is not a Variable: numbers pass as they are, arrays become tensors."""
+    if isinstance(x, torch.Tensor):
+        return x.detach() if x.requires_grad else x
+    if isinstance(x, numbers.Number) or x is None:
+        return x
+    like = next((t for t in tensors if isinstance(t, torch.Tensor)), None)
+    return as_tensor(x, device=like.device if like is not None else None)
+
+
+def _check_same_kind(gate: Gate, tensors: list) -> None:
+    """Refuse floating tensors of different dtypes, or tensors on different devices.
+
+    torch would silently promote float32 + float64 to float64; a learner
+    should see that mismatch rather than get numbers of the wrong precision.
+    """
+    first = None
+    for t in tensors:
+        if not isinstance(t, torch.Tensor):
+            continue
+        if first is None:
+            first = t
+            continue
+        if t.device != first.device and t.dim() > 0 and first.dim() > 0:
+            raise DeviceError(
+                f"{gate.name}: inputs are on different devices: {first.device} and {t.device}\n"
+                "help: move them to one device first, e.g. x.to('cuda') or model.to(device)"
+            )
+        if t.dtype is not first.dtype and t.is_floating_point() and first.is_floating_point():
+            raise DTypeError(
+                f"{gate.name}: inputs have different dtypes: {first.dtype} and {t.dtype}\n"
+                "help: convert one of them, e.g. x.double() or x.float(), or create both with "
+                "the same dtype= argument"
+            )
+
+
+def _two_contexts(gate: Gate, first, second) -> ContextError:
+    return ContextError(
+        f"{gate.name}: its inputs belong to two different contexts ({first!r} and {second!r})\n"
+        "help: create every Variable of one computation on the same tape, e.g. with "
+        "ctx.variable(...) or inside one `with ctx:` block"
+    )

@@ -1,0 +1,204 @@
+"""Gradient checking: compare the tape's gradients with finite differences.
+
+For a function f of inputs x and a small step eps, the central difference
+
+    (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)
+
+approximates df/dx_i with an error of order eps**2. With eps = 1e-6 that is
+only trustworthy in float64: in float32 the rounding error of f itself
+(about 1e-7 relative) divided by 2 eps swamps the answer. So gradcheck
+computes in float64, and warns when handed float32 inputs.
+
+For a function with a non-scalar output, gradcheck checks the gradient of
+sum(f(x) * r) for a fixed random r, which tests every output at once.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+
+from minigrad.backprop import backprop
+from minigrad.tape import Context
+from minigrad.variable import Variable
+
+
+@dataclass
+class Mismatch:
+    """One element whose analytic and numeric gradients disagree."""
+
+    input: int
+    index: tuple
+    analytic: float
+    numeric: float
+
+    @property
+    def error(self) -> float:
+        return abs(self.analytic - self.numeric)
+
+
+@dataclass
+class GradcheckReport:
+    """The result of a gradient check. Truthy when every gradient matched.
+
+    ``analytic`` and ``numeric`` hold one tensor per input (``None`` for inputs
+    that need no gradient); ``mismatches`` lists the worst elements first.
+    """
+
+    ok: bool
+    analytic: list = field(default_factory=list)
+    numeric: list = field(default_factory=list)
+    mismatches: list = field(default_factory=list)
+    names: list = field(default_factory=list)
+    atol: float = 0.0
+    rtol: float = 0.0
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        if self.ok:
+            checked = sum(a is not None for a in self.analytic)
+            return f"gradcheck passed: {checked} input(s), every element within tolerance"
+        worst = self.mismatches[0]
+        name = self.names[worst.input]
+        lines = [
+            f"gradcheck failed for input {worst.input} ({name}) at index {worst.index}: "
+            f"analytic {worst.analytic:.6g}, numeric {worst.numeric:.6g} "
+            f"(difference {worst.error:.3g}, allowed {self.atol:g} + {self.rtol:g} * |numeric|)",
+            f"{len(self.mismatches)} element(s) disagree; the worst:",
+        ]
+        for m in self.mismatches[:5]:
+            lines.append(
+                f"  input {m.input} {m.index}: analytic {m.analytic:.6g}, numeric {m.numeric:.6g}"
+            )
+        lines.append(
+            "help: if the analytic values are off by a constant factor or a sign, look "
+            "at the backward formula; if they are zero, backward may ignore an input"
+        )
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def gradcheck(
+    fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0
+) -> GradcheckReport:
+    """Check the tape's gradients of ``fn(*inputs)`` against central differences.
+
+    ``inputs`` are Variables (those with ``requires_grad`` are checked),
+    tensors or numbers. They are copied to float64 first; the originals are
+    left alone. Returns a :class:`GradcheckReport` (truthy on success).
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor([0.5, -1.0], requires_grad=True, dtype=torch.float64)
+    >>> bool(mg.gradcheck(lambda v: (v * v).sum(), x))
+    True
+    """
+    if any(isinstance(x, Variable) and x.dtype == torch.float32 for x in inputs):
+        warnings.warn(
+            "gradcheck: float32 inputs are checked in float64; finite differences in float32 "
+            "are too coarse to trust (pass dtype=torch.float64 to silence this)",
+            stacklevel=2,
+        )
+    ctx = Context(name="gradcheck")
+    originals = list(inputs)
+    values = [_as_float64(x) for x in originals]
+    wanted = [isinstance(x, Variable) and x.requires_grad for x in originals]
+    names = [getattr(x, "name", None) or f"input {i}" for i, x in enumerate(originals)]
+
+    def evaluate(tensors, track: bool):
+        args = [
+            ctx.variable(t, requires_grad=track and w) if isinstance(o, Variable) else t
+            for t, w, o in zip(tensors, wanted, originals)
+        ]
+        out = fn(*args)
+        return args, out
+
+    # Analytic: one backward of sum(f * r) through the tape.
+    args, out = evaluate(values, track=True)
+    generator = torch.Generator().manual_seed(seed)
+    weights = torch.randn(out.shape, generator=generator, dtype=torch.float64).to(out.device)
+    if isinstance(out, Variable) and out.requires_grad:
+        backprop(out, weights if out.numel() > 1 else None)
+    analytic = [
+        (a.grad if a.grad is not None else torch.zeros_like(a.value)) if w else None
+        for a, w in zip(args, wanted)
+    ]
+
+    def scalar(tensors) -> float:
+        with ctx.no_grad():
+            _, result = evaluate(tensors, track=False)
+            value = result.value if isinstance(result, Variable) else result
+            return float((value.double() * weights).sum())
+
+    numeric = []
+    mismatches = []
+    for i, (value, w) in enumerate(zip(values, wanted)):
+        if not w:
+            numeric.append(None)
+            continue
+        estimate = torch.zeros_like(value)
+        flat = value.view(-1)
+        for j in range(flat.numel()):
+            saved = flat[j].item()
+            flat[j] = saved + eps
+            plus = scalar(values)
+            flat[j] = saved - eps
+            minus = scalar(values)
+            flat[j] = saved
+            estimate.view(-1)[j] = (plus - minus) / (2 * eps)
+        numeric.append(estimate)
+        bad = (analytic[i] - estimate).abs() > atol + rtol * estimate.abs()
+        for flat_index in bad.reshape(-1).nonzero().reshape(-1).tolist():
+            index = (
+                tuple(int(k) for k in torch.unravel_index(torch.tensor(flat_index), value.shape))
+                if value.ndim
+                else ()
+            )
+            mismatches.append(
+                Mismatch(
+                    i,
+                    index,
+                    float(analytic[i].reshape(-1)[flat_index]),
+                    float(estimate.reshape(-1)[flat_index]),
+                )
+            )
+    mismatches.sort(key=lambda m: -m.error)
+    return GradcheckReport(not mismatches, analytic, numeric, mismatches, names, atol, rtol)
+
+
+def gradcheck_gate(
+    gate_class, *shapes, args=(), kwargs=None, positive: bool = False, seed: int = 0, **tolerances
+) -> GradcheckReport:
+    """Check one Gate class alone on random float64 inputs of the given shapes.
+
+    ``args`` / ``kwargs`` are passed to the gate's constructor; ``positive``
+    draws inputs in (0.5, 1.5) for ops such as log and sqrt.
+
+    >>> import minigrad as mg
+    >>> bool(mg.gradcheck_gate(mg.Tanh, (3, 2)))
+    True
+    """
+    generator = torch.Generator().manual_seed(seed)
+    ctx = Context(name="gradcheck_gate")
+    inputs = []
+    for i, shape in enumerate(shapes):
+        value = (
+            torch.rand(shape, generator=generator, dtype=torch.float64) + 0.5
+            if positive
+            else torch.randn(shape, generator=generator, dtype=torch.float64)
+        )
+        inputs.append(ctx.variable(value, requires_grad=True, name=f"x{i}"))
+    kwargs = kwargs or {}
+    return gradcheck(lambda *xs: gate_class(*args, **kwargs)(*xs), *inputs, seed=seed, **tolerances)
+
+
+def _as_float64(x):
+    if isinstance(x, Variable):
+        x = x.value
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(torch.float64).clone() if x.is_floating_point() else x
+    return x

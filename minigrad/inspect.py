@@ -1,0 +1,74 @@
+"""The tape as plain data and as a printed table.
+
+``ctx.records()`` gives one dict per node; ``print(ctx)`` prints them as a
+table. The widgets draw from these records, never from private fields.
+
+    Context: 3 nodes
+      #  op      inputs        output   saved
+      0  Mul     a, b          ()       a (), b ()
+      1  Add     #0, c         ()       -
+      2  Tanh    #1            ()       out ()
+"""
+
+from __future__ import annotations
+
+from minigrad.errors import format_shape
+from minigrad.variable import Variable
+
+
+def describe_parent(parent) -> dict:
+    """Where one input of a node came from, as plain data."""
+    if parent is None:
+        return {"kind": "constant", "label": "-"}
+    if isinstance(parent, Variable):
+        label = parent.name or f"leaf{format_shape(parent.shape)}"
+        return {
+            "kind": "leaf",
+            "label": label,
+            "id": id(parent),
+            "name": parent.name,
+            "shape": tuple(parent.shape),
+        }
+    node, slot = parent
+    label = f"#{node.index}" if len(node.payload) == 1 else f"#{node.index}[{slot}]"
+    return {"kind": "node", "label": label, "index": node.index, "slot": slot}
+
+
+def formula(gate) -> str:
+    """The first paragraph of a gate's docstring: its maths."""
+    doc = (type(gate).__doc__ or "").strip()
+    return doc.split("\n\n")[0].replace("\n", " ") if doc else ""
+
+
+def node_record(node) -> dict:
+    """One node as a dict: index, op, inputs, output shapes and names, saved tensors, formula."""
+    gate = node.gate
+    outputs = node.payload.outputs()
+    saved = (
+        {} if gate is None else {name: tuple(t.shape) for name, t in gate.saved_tensors().items()}
+    )
+    return {
+        "index": node.index,
+        "op": node.op,
+        "inputs": [describe_parent(p) for p in node.parents],
+        "output_shapes": [tuple(s) for s in node.payload.shapes],
+        "output_names": [v.name if v is not None else None for v in outputs],
+        "saved": saved,
+        "formula": formula(gate) if gate is not None else "",
+    }
+
+
+def format_table(records: list[dict]) -> str:
+    """Records as an aligned text table."""
+    rows = [("#", "op", "inputs", "output", "saved")]
+    for r in records:
+        inputs = ", ".join(i["label"] for i in r["inputs"])
+        outputs = ", ".join(format_shape(s) for s in r["output_shapes"])
+        saved = ", ".join(f"{k} {format_shape(v)}" for k, v in r["saved"].items()) or "-"
+        rows.append((str(r["index"]), r["op"], inputs, outputs, saved))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    for row in rows:
+        cells = [row[i].rjust(widths[i]) if i == 0 else row[i].ljust(widths[i]) for i in range(4)]
+        lines.append("  " + "  ".join(cells) + "  " + row[4])
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Neural-network modules, initialisers and layers, built on minigrad Variables."""

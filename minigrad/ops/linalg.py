@@ -1,0 +1,122 @@
+"""Matrix products: matmul (batched, broadcast) and the fused linear layer.
+
+For Y = A @ B with dL/dY = G, the shapes decide the formulas:
+
+    A: (n, k)   B: (k, m)   G: (n, m)
+    dL/dA = G @ B^T   (n, m) @ (m, k) -> (n, k)
+    dL/dB = A^T @ G   (k, n) @ (n, m) -> (k, m)
+
+Batch dimensions are broadcast like any element-wise op, so their gradients
+are summed back to each input's shape.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from minigrad.errors import ShapeError, format_shape
+from minigrad.gate import Gate
+from minigrad.ops.broadcast import sum_to_shape
+
+
+class MatMul(Gate):
+    """Y = A @ B, as torch.matmul (1-D, 2-D and batched inputs).
+
+    dL/dA = G @ B^T,  dL/dB = A^T @ G (summed over broadcast batch dimensions).
+    """
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return torch.matmul(a, b)
+
+    def backward(self, grad_output):
+        need_a, need_b = self.needs_input_grad
+        a, b, g = self.a, self.b, grad_output
+        # A vector is a matrix with one row (a) or one column (b); the
+        # output lost that dimension, so the gradient gets it back.
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        if a.ndim == 1:
+            g = g.unsqueeze(-2) if g.ndim >= 1 else g.unsqueeze(0)
+        if b.ndim == 1:
+            g = g.unsqueeze(-1)
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = sum_to_shape(g @ b2.transpose(-1, -2), a2.shape).reshape(a.shape)
+        if need_b:
+            grad_b = sum_to_shape(a2.transpose(-1, -2) @ g, b2.shape).reshape(b.shape)
+        return grad_a, grad_b
+
+    def explain(self, tensors, error):
+        a, b = tensors
+        if a.ndim == 0 or b.ndim == 0:
+            return ShapeError(
+                "matmul: both inputs need at least one dimension\nhelp: use * to "
+                "multiply by a scalar"
+            )
+        inner_a = a.shape[-1]
+        inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if inner_a != inner_b:
+            return ShapeError(
+                f"matmul: shapes {format_shape(a.shape)} and {format_shape(b.shape)} do not line "
+                f"up: the {inner_a} in the first must equal the {inner_b} in the second\n"
+                "help: transpose one of them (x.T) or check the layer sizes"
+            )
+        return ShapeError(
+            f"matmul: the batch dimensions of {format_shape(a.shape)} and "
+            f"{format_shape(b.shape)} do not broadcast\n"
+            "help: all dimensions except the last two must be equal or 1"
+        )
+
+
+class Linear(Gate):
+    """y = x @ W^T + b, for x (..., in), W (out, in), b (out,).
+
+    dL/dx = G @ W,   dL/dW = G^T @ x,   dL/db = sum of G over the batch.
+
+    One fused gate instead of matmul, transpose and add: three fewer nodes
+    on the tape and one matrix kernel (addmm) forward, which matters for
+    small layers where per-op overhead dominates.
+    """
+
+    def forward(self, x, weight, bias=None):
+        need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
+        self.x = x if need_w else None
+        self.weight = weight if need_x else None
+        return torch.nn.functional.linear(x, weight, bias)
+
+    def backward(self, grad_output):
+        need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
+        need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
+        g = grad_output
+        grad_x = g @ self.weight if need_x else None
+        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+        grad_w = grad_b = None
+        if need_w:
+            x2 = self.x.reshape(-1, self.x.shape[-1]) if self.x.ndim != 2 else self.x
+            grad_w = g2.t() @ x2
+        if need_b:
+            grad_b = g2.sum(0)
+        return (grad_x, grad_w, grad_b) if len(self.needs_input_grad) > 2 else (grad_x, grad_w)
+
+    def explain(self, tensors, error):
+        x, weight = tensors[0], tensors[1]
+        if x.shape[-1] != weight.shape[-1]:
+            return ShapeError(
+                f"linear: input of shape {format_shape(x.shape)} has {x.shape[-1]} features but "
+                f"the weight {format_shape(weight.shape)} expects {weight.shape[-1]}\n"
+                "help: the layer's in_features must equal the input's last dimension"
+            )
+        return super().explain(tensors, error)
+
+
+def matmul(a, b):
+    """Matrix product, as torch.matmul (with batch broadcasting)."""
+    return MatMul()(a, b)
+
+
+def linear(x, weight, bias=None):
+    """x @ weight.T + bias, as torch.nn.functional.linear."""
+    if bias is None:
+        return Linear()(x, weight)
+    return Linear()(x, weight, bias)

@@ -1,0 +1,1 @@
+"""Jupyter widgets for minigrad: the tape, gradient flow, LR schedules."""
