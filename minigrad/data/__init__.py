@@ -1,1 +1,27 @@
-"""Data sets and batching."""
+"""Data sets and batching.
+
+load_digits()            the 8x8 digits that ship with the package (1797 images)
+load_mnist(root)         MNIST, read from IDX files (downloaded once into root)
+read_idx / write_idx     the IDX file format itself
+TensorDataset            tensors that share their first dimension
+DataLoader               mini-batches as tuples of torch tensors, seeded shuffling
+train_test_split         a shuffled split into training and test sets
+"""
+
+from minigrad.data.digits import load_digits
+from minigrad.data.idx import IDXError, parse_idx, read_idx, write_idx
+from minigrad.data.mnist import DownloadError, load_mnist
+from minigrad.data.loader import DataLoader, TensorDataset, train_test_split
+
+__all__ = [
+    "load_digits",
+    "load_mnist",
+    "read_idx",
+    "write_idx",
+    "parse_idx",
+    "IDXError",
+    "DownloadError",
+    "TensorDataset",
+    "DataLoader",
+    "train_test_split",
+]

@@ -1,0 +1,238 @@
+"""Batches: TensorDataset, DataLoader and train_test_split.
+
+A DataLoader cuts a data set into mini-batches, in order or shuffled by a
+seeded ``torch.Generator``, and yields each batch as a tuple of plain
+``torch.Tensor`` s, usually ``(x, y)``::
+
+    loader = DataLoader((x, y), batch_size=64, shuffle=True, generator=0)
+    for x, y in loader:
+        loss = mg.cross_entropy(model(x), y)
+
+Why plain tensors and not Variables: every minigrad op takes a tensor as an
+input that needs no gradient, which is exactly what data is, so ``model(x)``
+and ``mg.cross_entropy(logits, y)`` work as they are; and ``y`` stays
+directly usable for counting hits (``logits.value.argmax(1) == y``). Wrap
+one with ``mg.tensor(x, requires_grad=True)`` when you want its gradient.
+
+Shuffling is reproducible: the same generator seed gives the same batches,
+and ``loader.state_dict()`` saves the generator's state so a checkpointed run
+resumes with the very batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+from minigrad.errors import ShapeError
+
+
+def _as_tensor(value, what: str) -> torch.Tensor:
+    """A tensor from a tensor, a minigrad Variable or a numpy array."""
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    inner = getattr(value, "value", None)  # a minigrad Variable
+    if isinstance(inner, torch.Tensor):
+        return inner.detach()
+    raise TypeError(
+        f"{what}: expected torch tensors or numpy arrays, got {type(value).__name__}\n"
+        "help: convert the data first, e.g. torch.as_tensor(values)"
+    )
+
+
+class TensorDataset:
+    """Tensors that share their first dimension; item i is the tuple of their i-th rows.
+
+    >>> data = TensorDataset(torch.zeros(5, 3), torch.arange(5))
+    >>> len(data), [tuple(t.shape) for t in data[1]]
+    (5, [(3,), ()])
+    """
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset: give at least one tensor, e.g. TensorDataset(x, y)")
+        self.tensors = tuple(_as_tensor(t, "TensorDataset") for t in tensors)
+        sizes = [len(t) if t.dim() > 0 else None for t in self.tensors]
+        if None in sizes or len(set(sizes)) != 1:
+            shapes = ", ".join(str(tuple(t.shape)) for t in self.tensors)
+            raise ShapeError(
+                f"TensorDataset: every tensor needs the same first dimension (one row per "
+                f"sample), got shapes {shapes}\n"
+                "help: x and y must hold the same number of samples, e.g. x (N, 64) and y (N,)"
+            )
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def to(self, device) -> TensorDataset:
+        """The same data on another device."""
+        return TensorDataset(*(t.to(device) for t in self.tensors))
+
+
+def _make_generator(generator) -> torch.Generator:
+    """A CPU generator from a seed or an existing generator; from the global RNG if None.
+
+    Drawing the seed from torch's global generator means ``torch.manual_seed``
+    (or ``mg.init_random``) makes an unseeded loader reproducible too.
+    """
+    if isinstance(generator, torch.Generator):
+        return generator
+    if generator is None:
+        generator = int(torch.randint(0, 2**62, (1,)).item())
+    if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
+        return torch.Generator().manual_seed(int(generator))
+    raise TypeError(
+        f"generator must be a torch.Generator, an int seed or None, got "
+        f"{type(generator).__name__}\nhelp: e.g. DataLoader(data, 64, shuffle=True, generator=0)"
+    )
+
+
+class DataLoader:
+    """Mini-batches of a data set, as tuples of tensors (see the module docstring).
+
+    ``data`` is a tuple of tensors ``(x, y)`` (or numpy arrays), a
+    :class:`TensorDataset`, or any object with ``__len__`` and ``__getitem__``
+    returning tuples of tensors (those are stacked into batches).
+
+    ``shuffle``: a new random order every epoch, drawn from ``generator`` (a
+    ``torch.Generator`` or an int seed). ``drop_last``: leave out a last batch
+    smaller than ``batch_size``. ``device``: move each batch there (for data
+    kept on the CPU and a model on the GPU; data already on the GPU stays put).
+    """
+
+    def __init__(
+        self,
+        data,
+        batch_size: int = 32,
+        shuffle: bool = False,
+        generator=None,
+        drop_last: bool = False,
+        device=None,
+    ):
+        if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(
+                f"DataLoader: batch_size must be a positive integer, got {batch_size!r}\n"
+                "help: e.g. DataLoader((x, y), batch_size=64)"
+            )
+        if isinstance(data, (tuple, list)):
+            data = TensorDataset(*data)
+        if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+            raise TypeError(
+                f"DataLoader: expected (x, y) tensors or a data set with __len__ and "
+                f"__getitem__, got {type(data).__name__}\n"
+                "help: e.g. DataLoader((x, y), batch_size=64)"
+            )
+        self.dataset = data
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.device = torch.device(device) if device is not None else None
+        self.generator = _make_generator(generator) if shuffle else None
+
+    def __len__(self) -> int:
+        """The number of batches in one epoch."""
+        full, rest = divmod(len(self.dataset), self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        stop = n - n % self.batch_size if self.drop_last else n
+        if isinstance(self.dataset, TensorDataset):
+            yield from self._tensor_batches(order, stop)
+        else:
+            yield from self._stacked_batches(order, stop)
+
+    def _tensor_batches(self, order, stop: int):
+        """Fast path: reorder each tensor once per epoch, then every batch is a view."""
+        tensors = self.dataset.tensors
+        if order is not None:
+            tensors = [t[order.to(t.device)] for t in tensors]
+        if self.device is not None:
+            tensors = [t.to(self.device) for t in tensors]
+        for start in range(0, stop, self.batch_size):
+            yield tuple(t[start : start + self.batch_size] for t in tensors)
+
+    def _stacked_batches(self, order, stop: int):
+        """Any data set: fetch samples one by one and stack them into batches."""
+        indices = order.tolist() if order is not None else range(len(self.dataset))
+        for start in range(0, stop, self.batch_size):
+            samples = [self.dataset[i] for i in indices[start : start + self.batch_size]]
+            batch = tuple(
+                torch.stack([torch.as_tensor(s[k]) for s in samples])
+                for k in range(len(samples[0]))
+            )
+            if self.device is not None:
+                batch = tuple(t.to(self.device) for t in batch)
+            yield batch
+
+    # -- saving the shuffling state (for checkpoints) -----------------------
+    def state_dict(self) -> dict:
+        """The generator's state (a uint8 tensor), so a resumed run sees the same batches."""
+        return {"generator": self.generator.get_state() if self.generator is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` saved."""
+        saved = state.get("generator")
+        if saved is None:
+            return
+        if self.generator is None:
+            self.generator = torch.Generator()
+        self.generator.set_state(saved)
+
+    def __repr__(self) -> str:
+        return (
+            f"DataLoader({len(self.dataset)} samples, batch_size={self.batch_size}, "
+            f"shuffle={self.shuffle}, {len(self)} batches)"
+        )
+
+
+def train_test_split(
+    x,
+    y,
+    test_fraction: float = 0.2,
+    generator=None,
+    seed: int | None = None,
+):
+    """Shuffle ``x`` and ``y`` together and split off a test set.
+
+    Returns ``x_train, x_test, y_train, y_test`` (scikit-learn's order). The
+    test set has ``round(test_fraction * N)`` samples. ``generator`` (a
+    ``torch.Generator``) or ``seed`` fixes the shuffle; with neither, torch's
+    global generator is used.
+
+    >>> x_train, x_test, y_train, y_test = train_test_split(
+    ...     torch.arange(10.0), torch.arange(10), test_fraction=0.3, seed=0)
+    >>> len(x_train), len(x_test), sorted((x_train.tolist() + x_test.tolist())) == list(range(10))
+    (7, 3, True)
+    """
+    x = _as_tensor(x, "train_test_split")
+    y = _as_tensor(y, "train_test_split")
+    if len(x) != len(y):
+        raise ShapeError(
+            f"train_test_split: x has {len(x)} samples but y has {len(y)}\n"
+            "help: pass the inputs and labels of the same samples"
+        )
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(
+            f"train_test_split: test_fraction must be between 0 and 1, got {test_fraction}\n"
+            "help: e.g. test_fraction=0.2 keeps a fifth of the data for testing"
+        )
+    n_test = int(round(test_fraction * len(x)))
+    if n_test == 0 or n_test == len(x):
+        raise ValueError(
+            f"train_test_split: {test_fraction} of {len(x)} samples leaves an empty "
+            "training or test set\nhelp: use more data or a test_fraction further from 0 and 1"
+        )
+    if generator is None and seed is not None:
+        generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(x), generator=generator).to(x.device)
+    test, train = order[:n_test], order[n_test:]
+    return x[train], x[test], y[train.to(y.device)], y[test.to(y.device)]
