@@ -104,8 +104,12 @@ def tape_graph(source, max_nodes: int | None = 300, params=None, summaries: bool
                     "slot": slot,
                     "name": record["output_names"][slot],
                     "shape": record["output_shapes"][slot],
-                    "value": summarize(variable.value) if summaries and variable is not None else None,
-                    "grad": summarize(variable.grad) if summaries and variable is not None else None,
+                    "value": summarize(variable.value)
+                    if summaries and variable is not None
+                    else None,
+                    "grad": summarize(variable.grad)
+                    if summaries and variable is not None
+                    else None,
                 }
             )
         record["outputs"] = outputs
