@@ -122,7 +122,7 @@ def gradcheck(
     generator = torch.Generator().manual_seed(seed)
     weights = torch.randn(out.shape, generator=generator, dtype=torch.float64).to(out.device)
     if isinstance(out, Variable) and out.requires_grad:
-        backprop(out, weights if out.numel() > 1 else None)
+        backprop(out, weights)
     analytic = [
         (a.grad if a.grad is not None else torch.zeros_like(a.value)) if w else None
         for a, w in zip(args, wanted)

@@ -1,0 +1,28 @@
+"""Shared test helpers: devices, dtypes and the torch oracle."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available"),
+    ),
+]
+
+# float32 within 1e-5 and float64 within 1e-10, as the engine promises.
+TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10}
+
+
+def assert_close(actual, expected, dtype, what: str = "") -> None:
+    tol = TOLERANCE[dtype]
+    torch.testing.assert_close(
+        actual.detach().cpu().to(torch.float64),
+        expected.detach().cpu().to(torch.float64),
+        atol=tol,
+        rtol=tol,
+        msg=lambda m: f"{what}: {m}",
+    )

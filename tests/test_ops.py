@@ -1,0 +1,190 @@
+"""Every op, forward and every input gradient, against torch.autograd.
+
+The table lives in ``op_cases.py``; hypothesis adds random shapes (with
+broadcasting) for the element-wise ops and reductions.
+"""
+
+from __future__ import annotations
+
+import hypothesis.extra.numpy as hnp
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minigrad as mg
+from tests.conftest import DEVICES, assert_close
+from tests.op_cases import CASES, TORCH, OpCase
+
+DTYPES = [torch.float32, torch.float64]
+
+
+def random_input(shape, domain: str, dtype, device, generator) -> torch.Tensor:
+    if domain == "positive":
+        x = torch.rand(shape, generator=generator, dtype=torch.float64) + 0.5
+    elif domain == "away":
+        magnitude = torch.rand(shape, generator=generator, dtype=torch.float64) + 0.5
+        sign = torch.randint(0, 2, shape, generator=generator) * 2 - 1
+        x = magnitude * sign
+    elif domain == "unit":
+        x = torch.rand(shape, generator=generator, dtype=torch.float64)
+    else:
+        x = torch.randn(shape, generator=generator, dtype=torch.float64)
+    return x.to(dtype=dtype, device=device)
+
+
+def make_inputs(case: OpCase, dtype, device, seed: int = 0, shapes=None):
+    generator = torch.Generator().manual_seed(seed)
+    shapes = shapes or case.shapes
+    domains = case.domain if isinstance(case.domain, list) else [case.domain] * len(shapes)
+    values = [random_input(s, d, dtype, device, generator) for s, d in zip(shapes, domains)]
+    constants = ()
+    if case.constants is not None:
+        made = case.constants(generator)
+        constants = made if isinstance(made, tuple) else (made,)
+        constants = tuple(c.to(device) if c.is_floating_point() is False else
+                          c.to(dtype=dtype, device=device) for c in constants)
+    return constants, values
+
+
+def run_minigrad(case, constants, values, upstream_seed=1):
+    ctx = mg.Context()
+    inputs = [ctx.variable(v.clone(), requires_grad=True) for v in values]
+    constants = tuple(c.clone() for c in constants)  # batch_norm updates running stats
+    out = case.fn(mg, *constants, *inputs)
+    upstream = torch.randn(out.shape, generator=torch.Generator().manual_seed(upstream_seed),
+                           dtype=torch.float64).to(out.value)
+    out.backward(upstream)
+    return out.value, [x.grad for x in inputs], upstream
+
+
+def run_torch(case, constants, values, upstream):
+    inputs = [v.clone().requires_grad_(True) for v in values]
+    constants = tuple(c.clone() for c in constants)
+    out = case.fn(TORCH, *constants, *inputs)
+    out.backward(upstream)
+    return out, [x.grad for x in inputs]
+
+
+def compare(case, dtype, device, seed=0, shapes=None):
+    constants, values = make_inputs(case, dtype, device, seed, shapes)
+    mg_out, mg_grads, upstream = run_minigrad(case, constants, values)
+    torch_out, torch_grads = run_torch(case, constants, values, upstream)
+    assert mg_out.shape == torch_out.shape, f"{case.name}: output shape"
+    assert mg_out.dtype == torch_out.dtype, f"{case.name}: output dtype"
+    assert_close(mg_out, torch_out, dtype, f"{case.name} forward")
+    for i, (ours, theirs) in enumerate(zip(mg_grads, torch_grads)):
+        expected = theirs if theirs is not None else torch.zeros_like(values[i])
+        assert ours is not None, f"{case.name}: no gradient for input {i}"
+        assert ours.shape == values[i].shape, f"{case.name}: gradient shape of input {i}"
+        assert_close(ours, expected, dtype, f"{case.name} gradient of input {i}")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_op_matches_torch(case, dtype, device):
+    compare(case, dtype, device)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.gradcheck], ids=lambda c: c.name)
+def test_gradcheck_passes_for_every_op(case):
+    constants, values = make_inputs(case, torch.float64, "cpu", seed=3)
+    ctx = mg.Context()
+    inputs = [ctx.variable(v, requires_grad=True) for v in values]
+    report = mg.gradcheck(lambda *xs: case.fn(mg, *constants, *xs), *inputs)
+    assert report, str(report)
+
+
+# -- random shapes with hypothesis ------------------------------------------
+
+BINARY = {
+    "add": lambda ns, a, b: a + b,
+    "sub": lambda ns, a, b: a - b,
+    "mul": lambda ns, a, b: a * b,
+    "div": lambda ns, a, b: a / b,
+    "maximum": lambda ns, a, b: ns.maximum(a, b),
+    "minimum": lambda ns, a, b: ns.minimum(a, b),
+    "pow": lambda ns, a, b: a**b,
+}
+UNARY = {
+    "exp": (lambda ns, a: ns.exp(a), "real"),
+    "log": (lambda ns, a: ns.log(a), "positive"),
+    "sqrt": (lambda ns, a: ns.sqrt(a), "positive"),
+    "tanh": (lambda ns, a: ns.tanh(a), "real"),
+    "sigmoid": (lambda ns, a: ns.sigmoid(a), "real"),
+    "relu": (lambda ns, a: ns.relu(a), "away"),
+    "abs": (lambda ns, a: ns.abs(a), "away"),
+    "neg": (lambda ns, a: -a, "real"),
+    "square": (lambda ns, a: a * a, "real"),
+}
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    name=st.sampled_from(sorted(BINARY)),
+    shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**16),
+)
+def test_binary_ops_broadcast_like_torch(name, shapes, dtype, seed):
+    domain = "positive" if name == "pow" else ("away" if name == "div" else "real")
+    case = OpCase(name, BINARY[name], list(shapes.input_shapes), domain=domain)
+    compare(case, dtype, "cpu", seed)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    name=st.sampled_from(sorted(UNARY)),
+    shape=hnp.array_shapes(min_dims=0, max_dims=4, max_side=5),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**16),
+)
+def test_unary_ops_on_random_shapes(name, shape, dtype, seed):
+    fn, domain = UNARY[name]
+    compare(OpCase(name, fn, [shape], domain=domain), dtype, "cpu", seed)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    data=st.data(),
+    reduction=st.sampled_from(["sum", "mean", "var", "max", "logsumexp", "softmax"]),
+    shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=2, max_side=4),
+    keepdim=st.booleans(),
+    dtype=st.sampled_from(DTYPES),
+)
+def test_reductions_over_random_dims(data, reduction, shape, keepdim, dtype):
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    fns = {
+        "sum": lambda ns, a: a.sum(dim, keepdim=keepdim),
+        "mean": lambda ns, a: a.mean(dim, keepdim=keepdim),
+        "var": lambda ns, a: a.var(dim, keepdim=keepdim),
+        "max": lambda ns, a: ns.max(a, dim, keepdim=keepdim).values,
+        "logsumexp": lambda ns, a: ns.logsumexp(a, dim, keepdim=keepdim),
+        "softmax": lambda ns, a: ns.softmax(a, dim),
+    }
+    compare(OpCase(reduction, fns[reduction], [shape]), dtype, "cpu", data.draw(st.integers(0, 99)))
+
+
+def test_dropout_gradient_uses_the_same_mask_as_forward():
+    torch.manual_seed(0)
+    x = mg.tensor(torch.randn(200, dtype=torch.float64), requires_grad=True)
+    out = mg.dropout(x, 0.3, training=True)
+    kept = out.value != 0
+    assert 0.55 < kept.double().mean() < 0.85  # about 70% kept
+    upstream = torch.randn(200, dtype=torch.float64)
+    out.backward(upstream)
+    # Oracle: torch.autograd through the same mask as a constant.
+    reference = torch.tensor(x.value, requires_grad=True)
+    (reference * kept / 0.7).backward(upstream)
+    assert_close(out.value, reference.detach() * kept / 0.7, torch.float64, "dropout forward")
+    assert_close(x.grad, reference.grad, torch.float64, "dropout gradient")
+    assert mg.dropout(x, 0.3, training=False) is x
+
+
+def test_to_dtype_is_differentiable():
+    x = mg.tensor([1.0, 2.0], requires_grad=True, dtype=torch.float64)
+    y = (x.float() * 3).sum()
+    y.backward()
+    assert x.grad.dtype == torch.float64
+    assert x.grad.tolist() == [3.0, 3.0]
