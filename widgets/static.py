@@ -14,9 +14,9 @@ import io
 from matplotlib.figure import Figure
 
 
-def new_figure(width: float = 6.4, height: float = 3.2) -> Figure:
+def new_figure(width: float = 6.4, height: float = 3.2, dpi: int = 80) -> Figure:
     """A matplotlib Figure that is not registered with pyplot (no global state, no leaks)."""
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=dpi, layout="constrained")
 
 
 def figure_png(figure: Figure) -> bytes:
