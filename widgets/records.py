@@ -56,7 +56,10 @@ def tape_graph(source, max_nodes: int | None = 300, params=None, summaries: bool
     many, and edges from them start at ``"fold"``.
     """
     nodes, root = tape_of(source)
-    param_ids = None if params is None else {id(p) for _, p in named_parameters(params)}
+    # With the model given, parameters get their dotted paths ("0.weight"),
+    # which also says which sub-module each belongs to.
+    param_names = None if params is None else {id(p): n for n, p in named_parameters(params)}
+    param_ids = None if param_names is None else set(param_names)
     folded = 0
     if max_nodes is not None and len(nodes) > max_nodes:
         folded = len(nodes) - max_nodes
@@ -75,16 +78,17 @@ def tape_graph(source, max_nodes: int | None = 300, params=None, summaries: bool
             if described["kind"] == "leaf":
                 key = id(parent)
                 if key not in leaves:
+                    name = (param_names or {}).get(key, parent.name)
                     leaves[key] = {
                         "id": key,
-                        "name": parent.name,
-                        "label": described["label"],
+                        "name": name,
+                        "label": name or described["label"],
                         "shape": tuple(parent.shape),
                         "parameter": _is_parameter(parent, param_ids),
                         "requires_grad": parent.requires_grad,
                         "value": summarize(parent.value) if summaries else None,
                         "grad": summarize(parent.grad) if summaries else None,
-                        "module": _module_of(parent.name),
+                        "module": _module_of(name),
                     }
                 if leaves[key]["module"]:
                     modules.add(leaves[key]["module"])
