@@ -61,18 +61,27 @@ class TrainResult:
         )
 
 
+def _maybe_compile(function: Callable, compile: bool | dict) -> Callable:
+    """``function`` itself, or ``torch.compile(function, **options)`` (a dict gives options)."""
+    if not compile:
+        return function
+    return torch.compile(function, **(compile if isinstance(compile, dict) else {}))
+
+
 def _tensor(x) -> torch.Tensor:
     return x.value if isinstance(x, Variable) else as_tensor(x)
 
 
 def compile_train(
-    model: Module, loss_fn: Callable, compile: bool = False
+    model: Module, loss_fn: Callable, compile: bool | dict = False
 ) -> Callable[..., TrainResult]:
     """A function ``step(x, y) -> TrainResult`` that runs one training forward and backward.
 
     ``loss_fn(pred, y)`` must return a scalar Variable (e.g. ``mg.cross_entropy``).
     Each step forgets the previous gradients, so after it every learnable
     Variable's ``.grad`` holds this batch's gradient, ready for ``opt.step()``.
+    ``compile=True`` (or a dict of ``torch.compile`` options, e.g.
+    ``{"fullgraph": True}``) compiles the step.
     The model runs in training mode for the step. minigrad is eager, so batch
     norm's running statistics are already updated in place when the step
     returns; ``model.update(result.outputs)`` (the nimxla way) is harmless.
@@ -93,7 +102,7 @@ def compile_train(
         grads = [v.grad if v.grad is not None else torch.zeros_like(v.value) for v in variables]
         return pred.value, loss.value, grads, [s.value.clone() for s in state]
 
-    runner = torch.compile(run) if compile else run
+    runner = _maybe_compile(run, compile)
 
     def step(x, y) -> TrainResult:
         pred, loss, grads, outputs = runner(_tensor(x), _tensor(y))
@@ -108,7 +117,7 @@ def compile_train(
 
 
 def compile_test(
-    model: Module, softmax: bool = False, compile: bool = False
+    model: Module, softmax: bool = False, compile: bool | dict = False
 ) -> Callable[..., torch.Tensor]:
     """A function ``predict(x) -> tensor``: the model in evaluation mode, recording nothing.
 
@@ -123,7 +132,7 @@ def compile_test(
                 pred = _softmax(pred, 1)
         return pred.value
 
-    runner = torch.compile(run) if compile else run
+    runner = _maybe_compile(run, compile)
 
     def predict(x) -> torch.Tensor:
         return runner(_tensor(x))
