@@ -245,31 +245,42 @@ class Swish(Gate):
         return (grad_output * (s + self.x * s),)
 
 
-def mystery_model(seed: int = 0) -> tuple[Context, Variable]:
-    """A small network with one wrong backward hidden on its tape (lesson 5).
-
-    Returns the Context (kept outputs, so every input value stays readable)
-    and the loss. Every input requires a gradient, so every node can be
-    checked alone with :func:`gradcheck_node`.
-    """
+def mystery_inputs(seed: int = 0) -> list[torch.Tensor]:
+    """Float64 values for x (4, 3), w1 (5, 3), b1 (5,) and w2 (2, 5) of :func:`mystery_forward`."""
     generator = torch.Generator().manual_seed(seed)
+    shapes = [(4, 3), (5, 3), (5,), (2, 5)]
+    return [torch.randn(s, generator=generator, dtype=torch.float64) for s in shapes]
 
-    def leaf(*shape, name):
-        value = torch.randn(*shape, generator=generator, dtype=torch.float64)
-        return ctx.variable(value, requires_grad=True, name=name)
 
-    ctx = Context(keep_outputs=True, name="mystery")
-    x = leaf(4, 3, name="x")
-    w1, b1 = leaf(5, 3, name="w1"), leaf(5, name="b1")
-    w2 = leaf(2, 5, name="w2")
+def mystery_forward(x, w1, b1, w2):
+    """Per-example losses of a small network, shape (4,). One of its gates is wrong (lesson 5).
+
+    h = x w1^T + b1,  a = softsign(h),  z = a w2^T,  s = swish(z),  loss_i = mean_j s_ij^2
+    """
     from minigrad import ops
 
     h = ops.linear(x, w1, b1)
     a = Softsign()(h)
     z = ops.matmul(a, w2.T)
     s = Swish()(z)
-    loss = ops.mean(ops.mul(s, s))
-    return ctx, loss
+    return ops.mean(ops.mul(s, s), dim=1)
+
+
+def mystery_model(seed: int = 0) -> tuple[Context, Variable]:
+    """The mystery network recorded on a fresh tape: ``(ctx, loss)``.
+
+    The Context keeps every output, so each node's input values stay
+    readable, and every input requires a gradient, so every node can be
+    checked alone with :func:`gradcheck_node`.
+    """
+    from minigrad import ops
+
+    ctx = Context(keep_outputs=True, name="mystery")
+    names = ["x", "w1", "b1", "w2"]
+    leaves = [
+        ctx.variable(v, requires_grad=True, name=n) for v, n in zip(mystery_inputs(seed), names)
+    ]
+    return ctx, ops.mean(mystery_forward(*leaves))
 
 
 def node_inputs(node: Node) -> list[torch.Tensor]:
