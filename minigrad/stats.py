@@ -51,7 +51,8 @@ def gradient_stats(source, before: dict | None = None) -> list[dict]:
     """One dict per parameter: name, shape, mean_abs, max_abs, norm, weight_norm, update_ratio.
 
     ``before`` maps names to the parameter values before the last optimiser
-    step (see :func:`snapshot`); without it ``update_ratio`` is NaN. A
+    step (see :func:`snapshot`); without it, or when they were all zero,
+    ``update_ratio`` is NaN. A
     parameter without a gradient gets ``missing = True`` and NaN statistics.
     """
     rows = []
@@ -71,11 +72,13 @@ def gradient_stats(source, before: dict | None = None) -> list[dict]:
                 norm=float(g.norm()),
             )
         old = (before or {}).get(name)
-        if old is None or weight_norm == 0.0 and float(old.norm()) == 0.0:
+        if old is None or float(old.norm()) == 0.0:
+            # No earlier value, or weights that were all zero (a fresh bias):
+            # the ratio is undefined, not infinite.
             row["update_ratio"] = math.nan
         else:
             old = old.double().to(value.device)
-            row["update_ratio"] = float((value - old).norm()) / max(float(old.norm()), 1e-12)
+            row["update_ratio"] = float((value - old).norm()) / float(old.norm())
         rows.append(row)
     return rows
 

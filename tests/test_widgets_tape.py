@@ -108,7 +108,8 @@ def test_trace_gradients_match_torch_and_show_accumulation():
     backward = [s for s in steps if s["phase"] == "backward"]
     assert [s["op"] for s in forward] == ["Linear", "Tanh", "Mul", "Add", "Sum"]
     assert [s["index"] for s in backward] == [4, 3, 2, 1, 0]
-    assert forward[1]["values"][0]["mean"] == pytest.approx(float(t["h"].detach().mean()), abs=1e-12)
+    h_mean = float(t["h"].detach().mean())
+    assert forward[1]["values"][0]["mean"] == pytest.approx(h_mean, abs=1e-12)
     # The gradient arriving at Tanh's output is d loss / d h, summed over h's three uses.
     tanh_step = next(s for s in backward if s["op"] == "Tanh")
     assert tanh_step["grad_output"][0]["norm"] == pytest.approx(
