@@ -21,6 +21,7 @@ import torch
 
 import minigrad as mg
 from minigrad.errors import format_shape
+from minigrad.inspect import node_record
 from minigrad.trace import trace
 from widgets.records import tape_of
 from widgets.render import GraphvizMissing, missing_html
@@ -57,7 +58,7 @@ class TapeViewer(StaticForm, ipw.VBox):
         if isinstance(root, mg.Context):
             root = _last_output(root)
         nodes, _ = tape_of(root) if root is not None else ([], None)
-        self.records = [mg.inspect.node_record(n) for n in nodes]
+        self.records = [node_record(n) for n in nodes]
         self.note = ""
         if root is not None and root.node is not None and grad is None and root.numel() != 1:
             grad = torch.ones_like(root.value)
