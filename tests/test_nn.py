@@ -491,3 +491,16 @@ def test_compile_true_traces_the_tape_in_one_graph_and_matches_eager():
             assert_close(b[name], a[name], torch.float32, f"compiled {name}")
         for p in model.parameters():  # the compiled step must see updated weights
             p.value.sub_(0.5 * p.grad)
+
+
+def test_deepcopy_gives_independent_variables_on_the_same_tape():
+    import copy
+
+    model = MLP(batchnorm=True).eval()
+    clone = copy.deepcopy(model)
+    x = torch.randn(3, 4)
+    assert torch.equal(clone(mg.tensor(x)).value, model(mg.tensor(x)).value)
+    for (name, a), (_, b) in zip(model.variables.items(), clone.variables.items()):
+        assert a is not b and a.value is not b.value and a.context is b.context, name
+    clone.fc1.weight.value.add_(1.0)
+    assert not torch.equal(clone.fc1.weight.value, model.fc1.weight.value)

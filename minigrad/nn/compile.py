@@ -80,7 +80,8 @@ def compile_train(
     ``loss_fn(pred, y)`` must return a scalar Variable (e.g. ``mg.cross_entropy``).
     Each step forgets the previous gradients, so after it every learnable
     Variable's ``.grad`` holds this batch's gradient, ready for ``opt.step()``.
-    ``compile=True`` (or a dict of ``torch.compile`` options, e.g.
+    The learnable Variables are listed once, here: freeze or add parameters
+    before calling compile_train. ``compile=True`` (or a dict of ``torch.compile`` options, e.g.
     ``{"fullgraph": True}``) compiles the step.
     The model runs in training mode for the step. minigrad is eager, so batch
     norm's running statistics are already updated in place when the step

@@ -39,6 +39,7 @@ before buffers before sub-modules at every level.
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -413,6 +414,20 @@ class Module:
             if name in table:
                 _copy_into(table[name], value, name)
         return LoadResult(missing, unexpected)
+
+    def __deepcopy__(self, memo: dict) -> Module:
+        """``copy.deepcopy(model)``: new Variables with copied values, on the *same* tapes.
+
+        Copying a Variable's context too would put the copy's parameters on a
+        private tape, and every op mixing them with a new input would fail.
+        """
+        for variable in self.variables.values():
+            memo.setdefault(id(variable.context), variable.context)
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            object.__setattr__(new, key, copy.deepcopy(value, memo))
+        return new
 
     # -- printing -------------------------------------------------------------
     def extra_repr(self) -> str:
