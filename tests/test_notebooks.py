@@ -46,6 +46,7 @@ ALLOWED_IMPORTS = {
     "tempfile",
     "pathlib",
     "copy",
+    "warnings",
 }
 
 CELL_TIMEOUT_S = 240
