@@ -55,64 +55,69 @@ def backprop(root: Variable, grad=None, retain_graph: bool = False) -> None:
 
     context = root.context
     tape = context.nodes
+    last = root.node.index
     root.node.output_grads = [None] * len(root.node.payload)
     root.node.output_grads[root.output_index] = seed
-    leaf_grads: dict[int, list] = {}
+    hooked_leaves: dict[int, list] = {}
 
-    for position in range(root.node.index, -1, -1):
+    for position in range(last, -1, -1):
         node = tape[position]
         if node.output_grads is not None:
-            _run_node(node, leaf_grads, retain_graph)
+            _run_node(node, hooked_leaves)
         if not retain_graph:
-            node.release()
+            node.release()  # its saved tensors are not needed any more
 
-    for variable, total in leaf_grads.values():
+    for variable, total in hooked_leaves.values():
         _accumulate_leaf(variable, total)
     if not retain_graph:
-        context.clear()
+        for node in tape[last + 1 :]:  # recorded after the root: not part of this graph
+            node.release()
+        tape.clear()
 
 
-def _run_node(node: Node, leaf_grads: dict, retain_graph: bool) -> None:
+def _run_node(node: Node, hooked_leaves: dict) -> None:
     """Apply one node's backward and send each input gradient to its parent."""
     grads = node.output_grads
     node.output_grads = None
-    outputs = node.payload.outputs()
-    for i, variable in enumerate(outputs):
+    payload = node.payload
+    for i, variable in enumerate(payload.outputs()):
         if variable is not None and grads[i] is not None:
             if variable.hooks:
                 grads[i] = _run_hooks(variable, grads[i])
-            variable.grad = grads[i]
+            variable.grad = grads[i]  # a learner can look at it after backprop
 
-    gate = node.gate
     if len(grads) == 1:
         grad_output = grads[0]
     else:  # several outputs: an unused one gets a zero gradient
         grad_output = tuple(
-            g if g is not None else _zeros(node.payload.shapes[i], grads)
-            for i, g in enumerate(grads)
+            g if g is not None else _zeros(payload.shapes[i], grads) for i, g in enumerate(grads)
         )
-    grad_inputs = gate.backward(grad_output)
+    grad_inputs = node.gate.backward(grad_output)
     parents = node.parents
     if not isinstance(grad_inputs, (tuple, list)) or len(grad_inputs) != len(parents):
         raise _wrong_count(node, grad_inputs)
     if AnomalyMode.enabled:
-        check_finite(gate, "backward", grad_inputs, node.index, node.payload.shapes)
+        check_finite(node.gate, "backward", grad_inputs, node.index, payload.shapes)
 
-    for position, (parent, g) in enumerate(zip(parents, grad_inputs)):
+    for position, parent in enumerate(parents):
+        g = grad_inputs[position]
         if parent is None or g is None:
             continue
-        if isinstance(parent, Variable):  # a leaf
-            _check_grad(node, parent.value.shape, g, position)
-            entry = leaf_grads.get(id(parent))
-            if entry is None:
-                leaf_grads[id(parent)] = [parent, g]
+        if isinstance(parent, Variable):  # a leaf: accumulate into .grad
+            if not isinstance(g, torch.Tensor) or g.shape != parent.value.shape:
+                raise _bad_gradient(node, parent.value.shape, g, position)
+            if parent.hooks:  # hooks see the leaf's total gradient, at the end
+                entry = hooked_leaves.setdefault(id(parent), [parent, None])
+                entry[1] = g if entry[1] is None else entry[1] + g
             else:
-                entry[1] = entry[1] + g
-        else:
+                held = parent.grad
+                parent.grad = g if held is None else held + g
+        else:  # an earlier node's output: collect until that node runs
             producer, slot = parent
-            _check_grad(node, producer.payload.shapes[slot], g, position)
+            if not isinstance(g, torch.Tensor) or g.shape != producer.payload.shapes[slot]:
+                raise _bad_gradient(node, producer.payload.shapes[slot], g, position)
             if producer.output_grads is None:
-                producer.output_grads = [None] * len(producer.payload)
+                producer.output_grads = [None] * len(producer.payload.shapes)
             held = producer.output_grads[slot]
             # Out of place on purpose: g may be shared with another input's
             # gradient (the two inputs of an add get the same tensor).
@@ -168,14 +173,13 @@ def _zeros(shape, like: list) -> torch.Tensor:
     return torch.zeros(shape, dtype=sample.dtype, device=sample.device)
 
 
-def _check_grad(node: Node, expected, grad, position: int) -> None:
+def _bad_gradient(node: Node, expected, grad, position: int) -> GradientError:
     if not isinstance(grad, torch.Tensor):
-        raise GradientError(
+        return GradientError(
             f"{node.op}.backward (node {node.index}) returned a {type(grad).__name__} for input "
             f"{position}; expected a torch.Tensor or None"
         )
-    if grad.shape != expected:
-        raise GradientError(
+    return GradientError(
             f"{node.op}.backward (node {node.index}) returned a gradient of shape "
             f"{format_shape(grad.shape)} for input {position}, whose shape is "
             f"{format_shape(expected)}\n"

@@ -32,7 +32,7 @@ import torch
 
 from minigrad.anomaly import AnomalyMode, check_finite
 from minigrad.errors import ContextError, DeviceError, DTypeError, ShapeError, format_shape
-from minigrad.tape import GradMode
+from minigrad.tape import GradMode, default_context
 from minigrad.variable import Variable, as_tensor
 
 
@@ -54,8 +54,14 @@ class Gate:
             "help: implement backward(self, grad_output) returning one gradient per input"
         )
 
-    def explain(self, tensors: list, error: RuntimeError) -> Exception:
-        """Turn a RuntimeError from torch in ``forward`` into a learner-friendly error."""
+    def explain(self, tensors: list, error: Exception) -> Exception:
+        """Turn a RuntimeError from torch in ``forward`` into a learner-friendly error.
+
+        Subclasses override this to explain their own shape rules.
+        """
+        device_error = _device_error(self, tensors)
+        if device_error is not None:
+            return device_error
         shapes = ", ".join(format_shape(t.shape) for t in tensors if isinstance(t, torch.Tensor))
         return ShapeError(
             f"{self.name}: cannot apply to inputs of shapes [{shapes}]\n"
@@ -90,27 +96,24 @@ class Gate:
             else:
                 tensors.append(_constant(x, tensors))
                 parents.append(None)
-        _check_same_kind(self, tensors)
+        _check_dtypes(self, tensors)
+        if context is None:
+            context = default_context()
 
         recording = needed and context.recording and GradMode.enabled
-        self.needs_input_grad = (
-            tuple(p is not None for p in parents) if recording else ((False,) * len(parents))
-        )
+        if recording:
+            self.needs_input_grad = tuple([p is not None for p in parents])
+        else:
+            self.needs_input_grad = (False,) * len(parents)
         try:
             out = self.forward(*tensors)
-        except RuntimeError as error:
+        except (RuntimeError, IndexError) as error:
             raise self.explain(tensors, error) from error
 
-        if context is None:
-            from minigrad.tape import default_context
-
-            context = default_context()
-        many = isinstance(out, (tuple, list))
-        outputs = (
-            [_wrap(t, recording, context) for t in out]
-            if many
-            else [_wrap(out, recording, context)]
-        )
+        if isinstance(out, torch.Tensor):
+            outputs = [_wrap(out, recording, context)]
+        else:
+            outputs = [_wrap(t, recording, context) for t in out]
         if recording:
             node = context.record(self, tuple(parents), outputs)
             for i, v in enumerate(outputs):
@@ -118,14 +121,9 @@ class Gate:
                 v.output_index = i
         if AnomalyMode.enabled:
             index = outputs[0].node.index if recording else None
-            check_finite(
-                self,
-                "forward",
-                [v.value for v in outputs],
-                index,
-                [t.shape for t in tensors if isinstance(t, torch.Tensor)],
-            )
-        return tuple(outputs) if many else outputs[0]
+            check_finite(self, "forward", [v.value for v in outputs], index,
+                         [t.shape for t in tensors if isinstance(t, torch.Tensor)])
+        return outputs[0] if isinstance(out, torch.Tensor) else tuple(outputs)
 
 
 def _wrap(value, requires_grad: bool, context) -> Variable:
@@ -154,30 +152,37 @@ def _constant(x, tensors: list):
     return as_tensor(x, device=like.device if like is not None else None)
 
 
-def _check_same_kind(gate: Gate, tensors: list) -> None:
-    """Refuse floating tensors of different dtypes, or tensors on different devices.
+def _check_dtypes(gate: Gate, tensors: list) -> None:
+    """Refuse floating tensors of different dtypes.
 
     torch would silently promote float32 + float64 to float64; a learner
     should see that mismatch rather than get numbers of the wrong precision.
+    (Different devices need no check here: torch refuses them itself, and
+    ``Gate.explain`` turns its error into a DeviceError.)
     """
     first = None
     for t in tensors:
-        if not isinstance(t, torch.Tensor):
-            continue
-        if first is None:
-            first = t
-            continue
-        if t.device != first.device and t.dim() > 0 and first.dim() > 0:
-            raise DeviceError(
-                f"{gate.name}: inputs are on different devices: {first.device} and {t.device}\n"
-                "help: move them to one device first, e.g. x.to('cuda') or model.to(device)"
-            )
-        if t.dtype is not first.dtype and t.is_floating_point() and first.is_floating_point():
-            raise DTypeError(
-                f"{gate.name}: inputs have different dtypes: {first.dtype} and {t.dtype}\n"
-                "help: convert one of them, e.g. x.double() or x.float(), or create both with "
-                "the same dtype= argument"
-            )
+        if isinstance(t, torch.Tensor) and t.is_floating_point():
+            if first is None:
+                first = t
+            elif t.dtype is not first.dtype:
+                raise DTypeError(
+                    f"{gate.name}: inputs have different dtypes: {first.dtype} and {t.dtype}\n"
+                    "help: convert one of them, e.g. x.double() or x.float(), or create both "
+                    "with the same dtype= argument"
+                )
+
+
+def _device_error(gate: Gate, tensors: list) -> DeviceError | None:
+    """A DeviceError if the tensors live on different devices, else None."""
+    devices = {t.device for t in tensors if isinstance(t, torch.Tensor) and t.dim() > 0}
+    if len(devices) < 2:
+        return None
+    listed = " and ".join(sorted(str(d) for d in devices))
+    return DeviceError(
+        f"{gate.name}: inputs are on different devices: {listed}\n"
+        "help: move them to one device first, e.g. x.to('cuda') or model.to(device)"
+    )
 
 
 def _two_contexts(gate: Gate, first, second) -> ContextError:

@@ -21,9 +21,11 @@ class ReLU(Gate):
         return self.out
 
     def backward(self, grad_output):
-        # One fused kernel; `grad_output * (out > 0)` is several times slower
-        # because it first materialises a boolean mask and then converts it.
-        return (torch.where(self.out > 0, grad_output, 0.0),)
+        # sign(y) is exactly the 0/1 derivative here, since y >= 0. Multiplying
+        # into that fresh tensor in place keeps this to one allocation, like
+        # torch's own kernel; `grad_output * (y > 0)` or torch.where would
+        # build a boolean mask first, several times slower on the CPU.
+        return (self.out.sign().mul_(grad_output),)
 
 
 class LeakyReLU(Gate):

@@ -15,6 +15,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from minigrad.errors import ShapeError, format_shape
 from minigrad.gate import Gate
+from minigrad.variable import Variable
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -62,14 +63,14 @@ class CrossEntropy(Gate):
     def forward(self, logits):
         _check_targets("cross_entropy", logits, self.target)
         self.log_probs = torch.log_softmax(logits, 1)
-        self.index = self.target.unsqueeze(1)
-        losses = -self.log_probs.gather(1, self.index).squeeze(1)
-        return _reduce(losses, self.reduction)
+        return F.nll_loss(self.log_probs, self.target, reduction=self.reduction)
 
     def backward(self, grad_output):
-        grad = self.log_probs.exp()
-        grad.scatter_(1, self.index, grad.gather(1, self.index) - 1.0)
-        return (grad.mul_(_scale(grad_output, self.reduction, len(grad))),)
+        scale = _scale(grad_output, self.reduction, len(self.target))
+        grad = self.log_probs.exp().mul_(scale)  # softmax(z) * scale
+        # ... minus scale at each sample's true class:
+        minus = -scale.expand(len(self.target), 1) if scale.ndim < 2 else -scale
+        return (grad.scatter_add_(1, self.target.unsqueeze(1), minus),)
 
     def explain(self, tensors, error):
         return _explain_targets("cross_entropy", tensors[0], self.target, error)
@@ -85,14 +86,13 @@ class NLLLoss(Gate):
     def forward(self, log_probs):
         _check_targets("nll_loss", log_probs, self.target)
         self.shape = log_probs.shape
-        self.index = self.target.unsqueeze(1)
-        return _reduce(-log_probs.gather(1, self.index).squeeze(1), self.reduction)
+        return F.nll_loss(log_probs, self.target, reduction=self.reduction)
 
     def backward(self, grad_output):
         grad = grad_output.new_zeros(self.shape)
         scale = _scale(grad_output, self.reduction, self.shape[0])
-        src = -scale.expand(self.shape[0], 1) if scale.ndim < 2 else -scale
-        return (grad.scatter_(1, self.index, src.to(grad.dtype)),)
+        minus = -scale.expand(self.shape[0], 1) if scale.ndim < 2 else -scale
+        return (grad.scatter_(1, self.target.unsqueeze(1), minus),)
 
     def explain(self, tensors, error):
         return _explain_targets("nll_loss", tensors[0], self.target, error)
@@ -170,8 +170,8 @@ def _explain_targets(op, scores, target, error):
 
 
 def _targets(target) -> torch.Tensor:
-    from minigrad.variable import Variable
-
+    if isinstance(target, torch.Tensor):
+        return target
     return target.value if isinstance(target, Variable) else torch.as_tensor(target)
 
 

@@ -122,6 +122,12 @@ class Index(Gate):
         self.in_shape = x.shape
         return x[self.key]
 
+    def explain(self, tensors, error):
+        if isinstance(error, IndexError):  # already says which index is out of range
+            return IndexError(f"indexing a Variable of shape {format_shape(tensors[0].shape)}: "
+                              f"{error}")
+        return super().explain(tensors, error)
+
     def backward(self, grad_output):
         grad = torch.zeros(self.in_shape, dtype=grad_output.dtype, device=grad_output.device)
         if _is_basic(self.key):

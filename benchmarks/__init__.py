@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks: minigrad side by side with torch, in one process."""
