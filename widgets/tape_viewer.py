@@ -98,6 +98,8 @@ class TapeViewer(StaticForm, ipw.VBox):
         self.style_html = ipw.HTML()
         self.graph_html = ipw.HTML(graph_html)
         self.graph_html.add_class("mg-tape-graph")
+        self.graph_html.layout.overflow = "auto"  # a wide tape scrolls instead of being cut off
+        self.graph_html.layout.max_width = "100%"
         self.table = ipw.HTML()
         self.table.add_class("mg-tape-table")
         self.details = ipw.HTML()
