@@ -56,7 +56,7 @@ def backprop(root: Variable, grad=None, retain_graph: bool = False) -> None:
     context = root.context
     tape = context.nodes
     last = root.node.index
-    root.node.output_grads = [None] * len(root.node.payload)
+    root.node.output_grads = [None] * len(root.node.payload.shapes)
     root.node.output_grads[root.output_index] = seed
     hooked_leaves: dict[int, list] = {}
 

@@ -79,13 +79,14 @@ class Gate:
         parents = []
         context = None
         needed = False
+        dtype = None  # of the first floating input: the others must match it
         for x in inputs:
             if isinstance(x, Variable):
                 if context is None:
                     context = x.context
                 elif x.context is not context:
                     raise _two_contexts(self, context, x.context)
-                tensors.append(x.value)
+                value = x.value
                 if x.requires_grad:
                     needed = True
                     # Point at the node that made x (not at x itself, so that
@@ -94,26 +95,31 @@ class Gate:
                 else:
                     parents.append(None)
             else:
-                tensors.append(_constant(x, tensors))
+                value = _constant(x, tensors)
                 parents.append(None)
-        _check_dtypes(self, tensors)
+            if isinstance(value, torch.Tensor) and value.is_floating_point():
+                if dtype is None:
+                    dtype = value.dtype
+                elif value.dtype is not dtype:
+                    raise _mixed_dtypes(self, dtype, value.dtype)
+            tensors.append(value)
         if context is None:
             context = default_context()
 
         recording = needed and context.recording and GradMode.enabled
-        if recording:
-            self.needs_input_grad = tuple([p is not None for p in parents])
-        else:
-            self.needs_input_grad = (False,) * len(parents)
+        needs = []
+        for parent in parents:
+            needs.append(recording and parent is not None)
+        self.needs_input_grad = tuple(needs)
         try:
             out = self.forward(*tensors)
         except (RuntimeError, IndexError) as error:
             raise self.explain(tensors, error) from error
 
-        if isinstance(out, torch.Tensor):
-            outputs = [_wrap(out, recording, context)]
-        else:
-            outputs = [_wrap(t, recording, context) for t in out]
+        single = isinstance(out, torch.Tensor)
+        outputs = []
+        for value in (out,) if single else out:
+            outputs.append(_wrap(value, recording, context))
         if recording:
             node = context.record(self, tuple(parents), outputs)
             for i, v in enumerate(outputs):
@@ -123,7 +129,7 @@ class Gate:
             index = outputs[0].node.index if recording else None
             check_finite(self, "forward", [v.value for v in outputs], index,
                          [t.shape for t in tensors if isinstance(t, torch.Tensor)])
-        return outputs[0] if isinstance(out, torch.Tensor) else tuple(outputs)
+        return outputs[0] if single else tuple(outputs)
 
 
 def _wrap(value, requires_grad: bool, context) -> Variable:
@@ -152,25 +158,19 @@ def _constant(x, tensors: list):
     return as_tensor(x, device=like.device if like is not None else None)
 
 
-def _check_dtypes(gate: Gate, tensors: list) -> None:
-    """Refuse floating tensors of different dtypes.
+def _mixed_dtypes(gate: Gate, first: torch.dtype, second: torch.dtype) -> DTypeError:
+    """Floating inputs of different dtypes are refused.
 
     torch would silently promote float32 + float64 to float64; a learner
     should see that mismatch rather than get numbers of the wrong precision.
-    (Different devices need no check here: torch refuses them itself, and
+    (Different devices need no check up front: torch refuses them itself, and
     ``Gate.explain`` turns its error into a DeviceError.)
     """
-    first = None
-    for t in tensors:
-        if isinstance(t, torch.Tensor) and t.is_floating_point():
-            if first is None:
-                first = t
-            elif t.dtype is not first.dtype:
-                raise DTypeError(
-                    f"{gate.name}: inputs have different dtypes: {first.dtype} and {t.dtype}\n"
-                    "help: convert one of them, e.g. x.double() or x.float(), or create both "
-                    "with the same dtype= argument"
-                )
+    return DTypeError(
+        f"{gate.name}: inputs have different dtypes: {first} and {second}\n"
+        "help: convert one of them, e.g. x.double() or x.float(), or create both "
+        "with the same dtype= argument"
+    )
 
 
 def _device_error(gate: Gate, tensors: list) -> DeviceError | None:

@@ -44,19 +44,29 @@ class Payload:
     ``variable`` and ``sequence`` then give ``None`` in its place.
     """
 
-    __slots__ = ("kind", "shapes", "_refs", "_strong")
+    __slots__ = ("kind", "shapes", "_held", "_weak")
 
     def __init__(self, outputs: list, keep: bool = False):
+        # Plain loops rather than comprehensions: this runs for every op, and
+        # a comprehension costs a function call of its own.
+        shapes = []
+        held = []
+        for v in outputs:
+            shapes.append(v.value.shape)
+            held.append(v if keep else weakref.ref(v))
         self.kind = "variable" if len(outputs) == 1 else "sequence"
-        self.shapes = [v.value.shape for v in outputs]
-        self._strong = list(outputs) if keep else None
-        self._refs = None if keep else [weakref.ref(v) for v in outputs]
+        self.shapes = shapes
+        self._held = held
+        self._weak = not keep
 
     def outputs(self) -> list:
         """The output Variables, ``None`` for those already freed."""
-        if self._strong is not None:
-            return self._strong
-        return [ref() for ref in self._refs]
+        if not self._weak:
+            return self._held
+        alive = []
+        for ref in self._held:
+            alive.append(ref())
+        return alive
 
     @property
     def variable(self):

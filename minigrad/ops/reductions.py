@@ -19,8 +19,8 @@ def _dims(dim, ndim: int) -> tuple:
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, int):
-        dim = (dim,)
-    return tuple(d % ndim if ndim else 0 for d in dim)
+        return (dim % ndim if ndim else 0,)
+    return tuple([d % ndim if ndim else 0 for d in dim])
 
 
 def _keep(grad: torch.Tensor, dims: tuple, keepdim: bool) -> torch.Tensor:
