@@ -22,6 +22,7 @@ from minigrad.errors import (
     DeviceError,
     DTypeError,
     GradientError,
+    HyperParameterError,
     MinigradError,
     ShapeError,
     TapeError,
@@ -36,5 +37,6 @@ from minigrad.gradcheck import GradcheckReport, gradcheck, gradcheck_gate
 
 # The neural-network library, built on the engine.
 from minigrad import nn, optim, data
+from minigrad.nn.init import init_random
 
 __version__ = "0.1.0"

@@ -42,6 +42,10 @@ class AnomalyError(MinigradError, FloatingPointError):
     """A NaN or Inf appeared while ``detect_anomaly()`` was on."""
 
 
+class HyperParameterError(MinigradError, ValueError):
+    """An optimiser or scheduler argument outside its valid range."""
+
+
 class CheckpointError(MinigradError, ValueError):
     """A checkpoint file that is truncated, foreign or does not fit the model."""
 

@@ -11,11 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from minigrad.errors import MinigradError
-
-
-class HyperParameterError(MinigradError, ValueError):
-    """An optimiser or scheduler argument outside its valid range."""
+from minigrad.errors import HyperParameterError
 
 
 def _fail(owner: str, name: str, rule: str, value, hint: str) -> HyperParameterError:
