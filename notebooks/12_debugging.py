@@ -1,0 +1,168 @@
+# %% [markdown]
+# # Lesson 12: debugging training
+#
+# When training fails it rarely crashes. The loss turns into `nan`, or stops falling, or
+# some layers quietly stop learning. This lesson produces each classic failure on purpose,
+# shows the symptom, and the tool that finds the cause:
+#
+# | symptom | likely cause | tool |
+# |---|---|---|
+# | loss is `nan` | a `log`, `sqrt` or division at 0, an `exp` that overflowed | `mg.detect_anomaly()` |
+# | part of a layer never changes | dead ReLUs: units that output 0 for every input | activation counts |
+# | early layers do not learn | vanishing gradients | `GradientFlow`, `mg.stats.gradient_stats` |
+# | loss jumps to huge values | exploding gradients | the same, plus smaller init or lr |
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+import minigrad as mg
+from minigrad import nn
+from widgets import GradientFlow
+
+_ = torch.manual_seed(0)
+x_all, y_all = mg.data.load_digits()
+batch_x, batch_y = x_all[:256], y_all[:256]
+
+# %% [markdown]
+# ## NaN: find the op that made it
+#
+# An entropy-like term $\sum_i p_i \log p_i$ is fine until some $p_i$ is exactly 0: then
+# $\log 0 = -\infty$ and $0 \cdot (-\infty) = \text{nan}$. The loss is `nan`, every gradient
+# after it is `nan`, and nothing says where it started:
+
+# %%
+p = mg.tensor([0.5, 0.5, 0.0], requires_grad=True, name="p")
+loss = (p * p.log()).sum()
+loss.backward()
+print("loss:", loss.item(), "| p.grad:", p.grad.tolist())
+
+# %% [markdown]
+# `mg.detect_anomaly()` checks every gate's output in forward and every gradient in
+# backward, and stops at the *first* value that is not finite, naming the gate, its place
+# on the tape and the shapes. It costs a pass over each tensor, so it is off by default:
+# switch it on while you hunt.
+
+# %%
+p = mg.tensor([0.5, 0.5, 0.0], requires_grad=True, name="p")
+try:
+    with mg.detect_anomaly():
+        loss = (p * p.log()).sum()
+except mg.AnomalyError as error:
+    print(error)
+
+# %% [markdown]
+# The first non-finite value came out of `Log`, not out of the `Mul` where the `nan`
+# appeared. The usual fixes: clamp before the log (`p.clamp(min=1e-12).log()`), or use a
+# fused, stable op (`mg.log_softmax`, `mg.cross_entropy`) instead of composing
+# `log(softmax(x))` yourself.
+
+# %%
+p = mg.tensor([0.5, 0.5, 0.0], requires_grad=True, name="p")
+with mg.detect_anomaly():
+    loss = (p * p.clamp(min=1e-12).log()).sum()
+    loss.backward()
+print("loss:", loss.item(), "| p.grad:", p.grad.tolist())
+
+# %% [markdown]
+# ## Dead ReLUs
+#
+# A ReLU unit whose input is negative for *every* example outputs 0 and, worse, passes 0
+# gradient back (lesson 4): its weights never change again. A bad initialisation or one
+# too-large step can kill many units at once. Here we kill them deliberately with a bias of
+# -1.5, then count, over a batch, how many units are never active, and look at the gradient
+# rows of their weights.
+
+# %%
+def dead_fraction_and_grads(biases, activation):
+    torch.manual_seed(0)
+    layer = nn.Linear(64, 128, biases=biases)
+    head = nn.Linear(128, 10)
+    hidden = activation(layer(batch_x))
+    mg.cross_entropy(head(hidden), batch_y).backward()
+    never_active = (hidden.value <= 0).all(dim=0)
+    row_grad = layer.weight.grad.abs().sum(dim=1)
+    return float(never_active.float().mean()), row_grad
+
+
+healthy, healthy_rows = dead_fraction_and_grads(nn.constant_init(0.0), mg.relu)
+dead, dead_rows = dead_fraction_and_grads(nn.constant_init(-1.5), mg.relu)
+leaky, leaky_rows = dead_fraction_and_grads(nn.constant_init(-1.5), mg.leaky_relu)
+print(f"bias 0:  {healthy:.0%} of units never active")
+print(f"bias -1.5: {dead:.0%} of units never active")
+print(f"bias -1.5 with leaky ReLU: {leaky:.0%} 'inactive', but every row still gets gradient")
+
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.semilogy(healthy_rows + 1e-12, ".", label="ReLU, bias 0")
+ax.semilogy(dead_rows + 1e-12, ".", label="ReLU, bias -1.5")
+ax.semilogy(leaky_rows + 1e-12, ".", label="leaky ReLU, bias -1.5")
+ax.set_xlabel("hidden unit")
+ax.set_ylabel("sum |dL/dW| of its row")
+ax.set_title("Dead units get exactly zero gradient (drawn at 1e-12)")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Fixes: He initialisation with zero biases (lesson 6), a smaller learning rate or a
+# warm-up (lesson 8), or an activation with a small slope below zero (leaky ReLU, GELU)
+# so that no unit is ever completely cut off.
+#
+# ## Vanishing and exploding gradients
+#
+# Backprop multiplies one local derivative per layer. If each factor is below 1 the product
+# shrinks geometrically with depth (vanishing); above 1, it grows (exploding). Sigmoid's
+# derivative is at most 1/4, so a deep sigmoid network vanishes almost by construction; a
+# ReLU network with weights that are too large explodes. We build three 12-layer networks,
+# run one backward pass each, and read each layer's mean |gradient| with
+# `mg.stats.gradient_stats`.
+
+# %%
+def deep_net(init, activation, depth=12, width=64):
+    torch.manual_seed(0)
+    layers = [nn.Linear(64, width, weights=init), activation()]
+    for _ in range(depth - 2):
+        layers += [nn.Linear(width, width, weights=init), activation()]
+    layers.append(nn.Linear(width, 10, weights=init))
+    return nn.Sequential(*layers)
+
+
+def weight_grads(model):
+    model.zero_grad()
+    mg.cross_entropy(model(batch_x), batch_y).backward()
+    return [r["mean_abs"] for r in mg.stats.gradient_stats(model) if r["name"].endswith("weight")]
+
+
+nets = {
+    "sigmoid, Glorot (vanishing)": deep_net(nn.glorot_init(), nn.Sigmoid),
+    "ReLU, He (healthy)": deep_net(nn.he_init(), nn.ReLU),
+    "ReLU, N(0, 0.5²) (exploding)": deep_net(nn.normal_init(0.0, 0.5), nn.ReLU),
+}
+fig, ax = plt.subplots(figsize=(6.5, 3.5))
+for label, net in nets.items():
+    ax.semilogy(range(1, 13), weight_grads(net), "o-", ms=4, label=label)
+ax.set_xlabel("layer (1 = nearest the input)")
+ax.set_ylabel("mean |dL/dW|")
+ax.legend(fontsize=8)
+ax.set_title("One backward pass through 12 layers")
+plt.show()
+
+# %% [markdown]
+# The sigmoid network's first layer receives a gradient orders of magnitude smaller than
+# its last: the early layers barely learn. The oversized ReLU network is the mirror image,
+# with gradients so large that one step would throw the weights far away. `GradientFlow`
+# flags both automatically (thresholds on mean |g| and max |g|); here it records one step
+# of the exploding network:
+
+# %%
+exploding = nets["ReLU, N(0, 0.5²) (exploding)"]
+flow = GradientFlow(exploding)
+weight_grads(exploding)
+rows = flow.record(exploding)
+print("flagged:", {r["name"]: r["flags"] for r in rows if r["flags"]})
+flow
+
+# %% [markdown]
+# **What to remember.** Turn on `detect_anomaly()` to find the first NaN; count units that
+# are never active to find dead ReLUs; plot the gradient per layer to see vanishing or
+# exploding gradients. The fixes are the lessons before: good initialisation (6), sensible
+# learning rates and warm-up (7, 8), normalisation (10), stable fused ops (9).
