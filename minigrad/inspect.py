@@ -71,4 +71,6 @@ def format_table(records: list[dict]) -> str:
     for row in rows:
         cells = [row[i].rjust(widths[i]) if i == 0 else row[i].ljust(widths[i]) for i in range(4)]
         lines.append("  " + "  ".join(cells) + "  " + row[4])
+    if any(i["kind"] == "constant" for r in records for i in r["inputs"]):
+        lines.append("  (inputs: #k is node k's output; - is an input that needs no gradient)")
     return "\n".join(lines)
