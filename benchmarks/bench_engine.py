@@ -34,8 +34,14 @@ def cnn_params(generator):
         fan_in = shape[1] * shape[2] * shape[3] if len(shape) == 4 else shape[1]
         return torch.randn(*shape, generator=generator) * (2 / fan_in) ** 0.5
 
-    return [he(16, 1, 3, 3), torch.zeros(16), he(32, 16, 3, 3), torch.zeros(32),
-            he(10, 32 * 5 * 5), torch.zeros(10)]
+    return [
+        he(16, 1, 3, 3),
+        torch.zeros(16),
+        he(32, 16, 3, 3),
+        torch.zeros(32),
+        he(10, 32 * 5 * 5),
+        torch.zeros(10),
+    ]
 
 
 # -- the models, written once per library ----------------------------------------
@@ -78,7 +84,6 @@ def torch_step(forward, params, x, y):
     return step
 
 
-
 def build(case: str, batch: int, seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
     if case == "cnn":
@@ -86,8 +91,11 @@ def build(case: str, batch: int, seed: int = 0):
         params, forward = cnn_params(generator), cnn_forward
     else:
         sizes = [64, 128, 10] if case == "mlp_digits" else [784, 256, 256, 10]
-        x = _digits(batch, generator) if case == "mlp_digits" else torch.rand(
-            batch, 784, generator=generator)
+        x = (
+            _digits(batch, generator)
+            if case == "mlp_digits"
+            else torch.rand(batch, 784, generator=generator)
+        )
         params, forward = mlp_params(sizes, generator), mlp_forward
     y = torch.randint(0, 10, (batch,), generator=generator)
     ctx = mg.Context()
@@ -124,16 +132,33 @@ def run(repeats: int = 15, quick: bool = False) -> str:
         ours, theirs = build(case, batch)
         times = interleaved_medians({"minigrad": ours, "torch": theirs}, steps, repeats)
         ratio = times["minigrad"] / times["torch"]
-        rows.append([label, f"{times['minigrad'] * 1e6:.0f} us", f"{times['torch'] * 1e6:.0f} us",
-                     f"{ratio:.3f}", f"<= {target:.2f}", "yes" if ratio <= target else "NO"])
+        rows.append(
+            [
+                label,
+                f"{times['minigrad'] * 1e6:.0f} us",
+                f"{times['torch'] * 1e6:.0f} us",
+                f"{ratio:.3f}",
+                f"<= {target:.2f}",
+                "yes" if ratio <= target else "NO",
+            ]
+        )
     ours, theirs = build("cnn", 256)
     ours(), theirs()  # warm up both
-    memory = {name: statistics_median([peak_live_cpu_memory(fn) for _ in range(3)])
-              for name, fn in (("minigrad", ours), ("torch", theirs))}
+    memory = {
+        name: statistics_median([peak_live_cpu_memory(fn) for _ in range(3)])
+        for name, fn in (("minigrad", ours), ("torch", theirs))
+    }
     ratio = memory["minigrad"] / memory["torch"]
-    rows.append(["(c) CNN batch 256: peak live tensor memory",
-                 f"{memory['minigrad'] / 2**20:.1f} MiB", f"{memory['torch'] / 2**20:.1f} MiB",
-                 f"{ratio:.3f}", "<= 1.05", "yes" if ratio <= 1.05 else "NO"])
+    rows.append(
+        [
+            "(c) CNN batch 256: peak live tensor memory",
+            f"{memory['minigrad'] / 2**20:.1f} MiB",
+            f"{memory['torch'] / 2**20:.1f} MiB",
+            f"{ratio:.3f}",
+            "<= 1.05",
+            "yes" if ratio <= 1.05 else "NO",
+        ]
+    )
     header = ["one training step", "minigrad", "torch", "ratio", "target", "met"]
     return markdown_table(header, rows)
 

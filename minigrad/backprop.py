@@ -180,12 +180,12 @@ def _bad_gradient(node: Node, expected, grad, position: int) -> GradientError:
             f"{position}; expected a torch.Tensor or None"
         )
     return GradientError(
-            f"{node.op}.backward (node {node.index}) returned a gradient of shape "
-            f"{format_shape(grad.shape)} for input {position}, whose shape is "
-            f"{format_shape(expected)}\n"
-            "help: a gradient must have its input's shape; if the input was broadcast, sum the "
-            "gradient over the broadcast dimensions"
-        )
+        f"{node.op}.backward (node {node.index}) returned a gradient of shape "
+        f"{format_shape(grad.shape)} for input {position}, whose shape is "
+        f"{format_shape(expected)}\n"
+        "help: a gradient must have its input's shape; if the input was broadcast, sum the "
+        "gradient over the broadcast dimensions"
+    )
 
 
 def _wrong_count(node: Node, grad_inputs) -> GradientError:

@@ -127,8 +127,13 @@ class Gate:
                 v.output_index = i
         if AnomalyMode.enabled:
             index = outputs[0].node.index if recording else None
-            check_finite(self, "forward", [v.value for v in outputs], index,
-                         [t.shape for t in tensors if isinstance(t, torch.Tensor)])
+            check_finite(
+                self,
+                "forward",
+                [v.value for v in outputs],
+                index,
+                [t.shape for t in tensors if isinstance(t, torch.Tensor)],
+            )
         return outputs[0] if single else tuple(outputs)
 
 

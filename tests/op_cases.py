@@ -10,8 +10,8 @@ Adding an op to the tests means adding one line here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -99,8 +99,7 @@ CASES = [
     OpCase("clamp_min", lambda ns, a: a.clamp(min=0.1), [(6,)]),
     OpCase("maximum", lambda ns, a, b: ns.maximum(a, b), [(3, 4), (4,)]),
     OpCase("minimum", lambda ns, a, b: ns.minimum(a, b), [(3, 1), (1, 4)]),
-    OpCase("where", lambda ns, c, a, b: ns.where(c, a, b), [(3, 4), (4,)],
-           constants=_mask((3, 4))),
+    OpCase("where", lambda ns, c, a, b: ns.where(c, a, b), [(3, 4), (4,)], constants=_mask((3, 4))),
     # activations
     OpCase("relu", lambda ns, a: ns.relu(a), [(4, 5)]),
     OpCase("leaky_relu", lambda ns, a: ns.leaky_relu(a, 0.1), [(4, 5)]),
@@ -142,41 +141,81 @@ CASES = [
     OpCase("linear_nobias_3d", lambda ns, x, w: ns.linear(x, w), [(2, 5, 4), (3, 4)]),
     # convolution and pooling
     OpCase("conv2d", lambda ns, x, w, b: ns.conv2d(x, w, b), [(2, 3, 6, 6), (4, 3, 3, 3), (4,)]),
-    OpCase("conv2d_stride_pad", lambda ns, x, w: ns.conv2d(x, w, None, 2, 1),
-           [(2, 2, 7, 7), (3, 2, 3, 3)]),
-    OpCase("conv2d_dilation", lambda ns, x, w: ns.conv2d(x, w, dilation=2),
-           [(1, 2, 7, 7), (2, 2, 3, 3)]),
-    OpCase("conv2d_groups", lambda ns, x, w, b: ns.conv2d(x, w, b, 1, 1, 1, 2),
-           [(2, 4, 5, 5), (6, 2, 3, 3), (6,)]),
+    OpCase(
+        "conv2d_stride_pad",
+        lambda ns, x, w: ns.conv2d(x, w, None, 2, 1),
+        [(2, 2, 7, 7), (3, 2, 3, 3)],
+    ),
+    OpCase(
+        "conv2d_dilation",
+        lambda ns, x, w: ns.conv2d(x, w, dilation=2),
+        [(1, 2, 7, 7), (2, 2, 3, 3)],
+    ),
+    OpCase(
+        "conv2d_groups",
+        lambda ns, x, w, b: ns.conv2d(x, w, b, 1, 1, 1, 2),
+        [(2, 4, 5, 5), (6, 2, 3, 3), (6,)],
+    ),
     OpCase("max_pool2d", lambda ns, x: ns.max_pool2d(x, 2), [(2, 3, 6, 6)]),
     OpCase("max_pool2d_overlap", lambda ns, x: ns.max_pool2d(x, 3, 2, 1), [(2, 2, 7, 7)]),
     OpCase("avg_pool2d", lambda ns, x: ns.avg_pool2d(x, 2), [(2, 3, 6, 6)]),
     OpCase("avg_pool2d_overlap", lambda ns, x: ns.avg_pool2d(x, 3, 2, 1), [(2, 2, 7, 7)]),
     # normalisation
-    OpCase("batch_norm_2d", lambda ns, x, w, b: ns.batch_norm(x, None, None, w, b, True),
-           [(6, 3), (3,), (3,)]),
-    OpCase("batch_norm_4d", lambda ns, x, w, b: ns.batch_norm(x, None, None, w, b, True),
-           [(3, 2, 4, 4), (2,), (2,)]),
-    OpCase("batch_norm_eval", lambda ns, m, v, x, w, b: ns.batch_norm(x, m, v, w, b, False),
-           [(4, 3), (3,), (3,)],
-           constants=lambda g: (torch.randn(3, generator=g), torch.rand(3, generator=g) + 0.5)),
+    OpCase(
+        "batch_norm_2d",
+        lambda ns, x, w, b: ns.batch_norm(x, None, None, w, b, True),
+        [(6, 3), (3,), (3,)],
+    ),
+    OpCase(
+        "batch_norm_4d",
+        lambda ns, x, w, b: ns.batch_norm(x, None, None, w, b, True),
+        [(3, 2, 4, 4), (2,), (2,)],
+    ),
+    OpCase(
+        "batch_norm_eval",
+        lambda ns, m, v, x, w, b: ns.batch_norm(x, m, v, w, b, False),
+        [(4, 3), (3,), (3,)],
+        constants=lambda g: (torch.randn(3, generator=g), torch.rand(3, generator=g) + 0.5),
+    ),
     OpCase("layer_norm", lambda ns, x, w, b: ns.layer_norm(x, (4,), w, b), [(3, 4), (4,), (4,)]),
     OpCase("layer_norm_2d", lambda ns, x: ns.layer_norm(x, (2, 3)), [(4, 2, 3)]),
-    OpCase("embedding", lambda ns, i, w: ns.embedding(i, w), [(5, 3)],
-           constants=_indices((2, 4), 5)),
+    OpCase(
+        "embedding", lambda ns, i, w: ns.embedding(i, w), [(5, 3)], constants=_indices((2, 4), 5)
+    ),
     # losses
-    OpCase("cross_entropy", lambda ns, t, x: ns.cross_entropy(x, t), [(6, 4)],
-           constants=_targets(6, 4)),
-    OpCase("cross_entropy_sum", lambda ns, t, x: ns.cross_entropy(x, t, reduction="sum"),
-           [(5, 3)], constants=_targets(5, 3)),
-    OpCase("cross_entropy_none", lambda ns, t, x: ns.cross_entropy(x, t, reduction="none"),
-           [(5, 3)], constants=_targets(5, 3)),
-    OpCase("nll_loss", lambda ns, t, x: ns.nll_loss(ns.log_softmax(x, 1), t), [(6, 4)],
-           constants=_targets(6, 4)),
-    OpCase("nll_loss_none", lambda ns, t, x: ns.nll_loss(x, t, reduction="none"), [(4, 3)],
-           constants=_targets(4, 3)),
+    OpCase(
+        "cross_entropy", lambda ns, t, x: ns.cross_entropy(x, t), [(6, 4)], constants=_targets(6, 4)
+    ),
+    OpCase(
+        "cross_entropy_sum",
+        lambda ns, t, x: ns.cross_entropy(x, t, reduction="sum"),
+        [(5, 3)],
+        constants=_targets(5, 3),
+    ),
+    OpCase(
+        "cross_entropy_none",
+        lambda ns, t, x: ns.cross_entropy(x, t, reduction="none"),
+        [(5, 3)],
+        constants=_targets(5, 3),
+    ),
+    OpCase(
+        "nll_loss",
+        lambda ns, t, x: ns.nll_loss(ns.log_softmax(x, 1), t),
+        [(6, 4)],
+        constants=_targets(6, 4),
+    ),
+    OpCase(
+        "nll_loss_none",
+        lambda ns, t, x: ns.nll_loss(x, t, reduction="none"),
+        [(4, 3)],
+        constants=_targets(4, 3),
+    ),
     OpCase("mse_loss", lambda ns, a, b: ns.mse_loss(a, b), [(4, 3), (4, 3)]),
     OpCase("mse_loss_sum", lambda ns, a, b: ns.mse_loss(a, b, reduction="sum"), [(5,), (5,)]),
-    OpCase("bce_with_logits", lambda ns, x, y: ns.binary_cross_entropy_with_logits(x, y),
-           [(4, 3), (4, 3)], domain=["real", "unit"]),
+    OpCase(
+        "bce_with_logits",
+        lambda ns, x, y: ns.binary_cross_entropy_with_logits(x, y),
+        [(4, 3), (4, 3)],
+        domain=["real", "unit"],
+    ),
 ]

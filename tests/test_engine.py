@@ -382,8 +382,11 @@ def test_detect_anomaly_names_the_gate_in_forward():
     x = ctx.variable(torch.tensor([1.0, -1.0]), requires_grad=True)
     y = x * 2
     with mg.detect_anomaly():
-        with pytest.raises(mg.AnomalyError, match=r"forward: Log \(node 1 on the tape\) "
-                                                  r"produced 1 NaN"):
+        with pytest.raises(
+            mg.AnomalyError,
+            match=r"forward: Log \(node 1 on the tape\) "
+            r"produced 1 NaN",
+        ):
             mg.log(y)
     mg.log(y)  # off again outside the block: no error
 
@@ -393,8 +396,11 @@ def test_detect_anomaly_names_the_gate_in_backward():
     x = ctx.variable(torch.tensor([0.0, 4.0]), requires_grad=True)
     with mg.detect_anomaly():
         y = mg.sqrt(x).sum()
-        with pytest.raises(mg.AnomalyError, match=r"backward: Sqrt \(node 0 on the tape\) "
-                                                  r"produced 0 NaN and 1 Inf"):
+        with pytest.raises(
+            mg.AnomalyError,
+            match=r"backward: Sqrt \(node 0 on the tape\) "
+            r"produced 0 NaN and 1 Inf",
+        ):
             y.backward()
 
 

@@ -42,8 +42,10 @@ def make_inputs(case: OpCase, dtype, device, seed: int = 0, shapes=None):
     if case.constants is not None:
         made = case.constants(generator)
         constants = made if isinstance(made, tuple) else (made,)
-        constants = tuple(c.to(device) if c.is_floating_point() is False else
-                          c.to(dtype=dtype, device=device) for c in constants)
+        constants = tuple(
+            c.to(device) if c.is_floating_point() is False else c.to(dtype=dtype, device=device)
+            for c in constants
+        )
     return constants, values
 
 
@@ -52,8 +54,9 @@ def run_minigrad(case, constants, values, upstream_seed=1):
     inputs = [ctx.variable(v.clone(), requires_grad=True) for v in values]
     constants = tuple(c.clone() for c in constants)  # batch_norm updates running stats
     out = case.fn(mg, *constants, *inputs)
-    upstream = torch.randn(out.shape, generator=torch.Generator().manual_seed(upstream_seed),
-                           dtype=torch.float64).to(out.value)
+    upstream = torch.randn(
+        out.shape, generator=torch.Generator().manual_seed(upstream_seed), dtype=torch.float64
+    ).to(out.value)
     out.backward(upstream)
     return out.value, [x.grad for x in inputs], upstream
 

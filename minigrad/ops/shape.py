@@ -124,8 +124,9 @@ class Index(Gate):
 
     def explain(self, tensors, error):
         if isinstance(error, IndexError):  # already says which index is out of range
-            return IndexError(f"indexing a Variable of shape {format_shape(tensors[0].shape)}: "
-                              f"{error}")
+            return IndexError(
+                f"indexing a Variable of shape {format_shape(tensors[0].shape)}: {error}"
+            )
         return super().explain(tensors, error)
 
     def backward(self, grad_output):
