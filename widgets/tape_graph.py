@@ -33,13 +33,16 @@ def _escape(text) -> str:
     return text
 
 
-def _box(title: str, shape, value, grad) -> str:
+def _box(title: str, shape, value, grad, direction: str = "TB") -> str:
     fields = [_escape(title), _escape(tuple(shape))]
     if value is not None:
         fields.append("value " + _escape(value["text"]))
     if grad is not None:
         fields.append("grad " + _escape(grad["text"]))
-    return "{" + "|".join(fields) + "}"
+    row = "|".join(fields)
+    # A record's fields run across the rank direction; braces turn them so
+    # that a box always reads left to right.
+    return row if direction == "TB" else "{" + row + "}"
 
 
 def op_id(index: int) -> str:
@@ -71,14 +74,22 @@ class TapeGraph(graphviz.Digraph):
 
 
 def build_graph(
-    data: dict, show_saved: bool = False, id_prefix: str = "", collapse_modules: bool = False
+    data: dict,
+    show_saved: bool = False,
+    id_prefix: str = "",
+    collapse_modules: bool = False,
+    direction: str = "TB",
 ) -> TapeGraph:
     """A TapeGraph from :func:`widgets.records.tape_graph` data.
 
     ``id_prefix`` goes in front of every SVG element id, so that two drawings
     on one page never share ids (TapeViewer highlights nodes by id).
+    ``direction`` is Graphviz's rankdir: "TB" (top to bottom, the default,
+    fits a notebook's width) or "LR".
     """
-    g = TapeGraph(name="tape", graph_attr={"rankdir": "LR", "fontsize": "10"})
+    if direction not in ("TB", "LR"):
+        raise ValueError(f"direction must be 'TB' or 'LR', got {direction!r}")
+    g = TapeGraph(name="tape", graph_attr={"rankdir": direction, "fontsize": "10"})
     g.attr("node", fontsize="10", fontname="Helvetica", style="filled")
     g.attr("edge", arrowsize="0.6")
     count = 0
@@ -106,7 +117,7 @@ def build_graph(
             continue
         holder(module).node(
             f"l{leaf['id']}",
-            _box(leaf["label"], leaf["shape"], leaf["value"], leaf["grad"]),
+            _box(leaf["label"], leaf["shape"], leaf["value"], leaf["grad"], direction),
             shape="record",
             fillcolor=COLOURS[kind],
             id=f"{id_prefix}l{leaf['id']}",
@@ -150,7 +161,7 @@ def build_graph(
                 continue
             g.node(
                 var_id(i, out["slot"]),
-                _box(title, out["shape"], out["value"], out["grad"]),
+                _box(title, out["shape"], out["value"], out["grad"], direction),
                 shape="record",
                 fillcolor=COLOURS[kind],
                 id=f"{id_prefix}{var_id(i, out['slot'])}",
@@ -199,6 +210,7 @@ def draw_tape(
     params=None,
     collapse_modules: bool = False,
     id_prefix: str = "",
+    direction: str = "TB",
 ) -> TapeGraph:
     """Draw a tape (a Context) or everything that led to a Variable, as a Graphviz graph.
 
@@ -207,8 +219,9 @@ def draw_tape(
     tensors each op kept for backward; ``params`` (a model or its
     parameters) says which leaves are parameters (otherwise names with
     "weight", "bias" or a dot count as parameters); ``collapse_modules``
-    draws each sub-module as one box. Values and gradients show when the
-    Variables are alive: build the tape in ``mg.Context(keep_outputs=True)``.
+    draws each sub-module as one box; ``direction`` is "TB" or "LR". Values
+    and gradients show when the Variables are alive: build the tape in
+    ``mg.Context(keep_outputs=True)``.
     """
     data = tape_graph(source, max_nodes=max_nodes, params=params)
-    return build_graph(data, show_saved, id_prefix, collapse_modules)
+    return build_graph(data, show_saved, id_prefix, collapse_modules, direction)
