@@ -200,5 +200,8 @@ def _as_float64(x):
     if isinstance(x, Variable):
         x = x.value
     if isinstance(x, torch.Tensor):
-        return x.detach().to(torch.float64).clone() if x.is_floating_point() else x
+        if not x.is_floating_point():
+            return x
+        # A contiguous copy: the finite differences nudge it through a flat view.
+        return x.detach().to(torch.float64).clone(memory_format=torch.contiguous_format)
     return x

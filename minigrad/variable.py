@@ -37,7 +37,9 @@ def as_tensor(value, dtype=None, device=None) -> torch.Tensor:
     elif isinstance(value, np.ndarray):
         tensor = torch.from_numpy(np.ascontiguousarray(value))
     elif isinstance(value, (numbers.Number, list, tuple)):
-        tensor = torch.tensor(value)
+        # Give the dtype straight away: a float64 number must not pass
+        # through float32 on its way in.
+        tensor = torch.tensor(value, dtype=dtype)
     else:
         raise TypeError(
             f"expected a torch.Tensor, numpy array, list or number, got {type(value).__name__}\n"

@@ -417,3 +417,16 @@ def test_importing_minigrad_imports_no_ui_library():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_float64_numbers_keep_their_precision():
+    value = 6.8813735870195432
+    assert mg.tensor(value, dtype=torch.float64).item() == value
+    assert mg.tensor([value], dtype=torch.float64).tolist() == [value]
+
+
+def test_gradcheck_accepts_non_contiguous_inputs():
+    base = torch.randn(3, 4, dtype=torch.float64)
+    x = mg.tensor(base.t(), requires_grad=True)  # a transposed view
+    assert not x.value.is_contiguous()
+    assert mg.gradcheck(lambda v: (v * v).sum(), x)
