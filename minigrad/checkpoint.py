@@ -28,9 +28,8 @@ from __future__ import annotations
 
 import numbers
 import os
-import pickle
 import tempfile
-import zipfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -186,32 +185,42 @@ def load_checkpoint(
 def _read(path: Path, map_location) -> dict:
     """torch.load with weights_only=True, each failure turned into a CheckpointError."""
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        first = str(error).strip().splitlines()
-        if "weights_only" in str(error) or "Unsupported global" in str(error):
-            raise CheckpointError(
-                f"load_checkpoint: {path} contains Python objects other than tensors, numbers, "
-                f"strings, lists and dicts, which a checkpoint never holds (loading them could "
-                f"run code), so it was not loaded\ntorch said: {first[0] if first else error}\n"
-                "help: load only checkpoints written by save_checkpoint; if you trust this "
-                "file completely, read it yourself with torch.load(path, weights_only=False)"
-            ) from error
-        raise CheckpointError(_damaged(path, error)) from error
-    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as error:
-        raise CheckpointError(_damaged(path, error)) from error
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols before failing; our error says more.
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises many kinds on garbage (even IndexError)
+        raise CheckpointError(_explain(path, error)) from error
 
 
-def _damaged(path: Path, error: Exception) -> str:
-    """Say what the file looks like, from its first bytes, and how to go on."""
+_CODE_HELP = (
+    "help: load only checkpoints written by save_checkpoint; if you trust this file "
+    "completely, read it yourself with torch.load(path, weights_only=False)"
+)
+
+
+def _explain(path: Path, error: Exception) -> str:
+    """Say what the file is, from torch's complaint and the file's first bytes."""
+    message = str(error)
+    if "allowed global" in message or "Unsupported global" in message:
+        found = next((line for line in message.splitlines() if "global" in line.lower()), "")
+        return (
+            f"load_checkpoint: {path} contains Python objects other than tensors, numbers, "
+            f"strings, lists and dicts, which a checkpoint never holds (loading them could run "
+            f"code), so it was not loaded\ntorch said: {found.strip()[:200]}\n{_CODE_HELP}"
+        )
     with open(path, "rb") as file:
         head = file.read(64)
     size = path.stat().st_size
     if head.startswith(b"PK\x03\x04"):
-        found = (
-            f"a torch file that is cut short or damaged ({size} bytes): its zip index is missing"
-        )
+        found = f"a torch file that is cut short or damaged ({size} bytes)"
         hint = "it was probably copied or written only partly; use an earlier checkpoint"
+    elif len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return (
+            f"load_checkpoint: expected a minigrad checkpoint in {path}, found a plain Python "
+            f"pickle (protocol {head[1]}), not written by torch.save; minigrad does not unpickle "
+            f"arbitrary pickles, because that could run code\n{_CODE_HELP}"
+        )
     elif not head:
         found, hint = "an empty file", "the save never finished; use an earlier checkpoint"
     elif _looks_like_text(head):
@@ -220,10 +229,14 @@ def _damaged(path: Path, error: Exception) -> str:
     else:
         found = f"{size} bytes of unknown data (starting {head[:8].hex(' ')})"
         hint = "check the path: it should name a file written by save_checkpoint"
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    said = lines[0][:200] if lines else type(error).__name__
+    for before, after in zip(lines, lines[1:]):
+        if before.endswith("WeightsUnpickler error:"):  # the useful line of a long message
+            said = after[:200]
     return (
         f"load_checkpoint: expected a minigrad checkpoint in {path}, found {found}\n"
-        f"torch said: {first_line}\nhelp: {hint}"
+        f"torch said: {said}\nhelp: {hint}"
     )
 
 
