@@ -136,6 +136,29 @@ def test_fit_function_returns_the_trainer(digits):
     )
 
 
+def test_a_regression_model_trains_with_no_accuracy(digits):
+    x_train, x_test, _, _ = digits
+    # predict the mean brightness of each image from its pixels
+    target_train, target_test = x_train.mean(1, keepdim=True), x_test.mean(1, keepdim=True)
+    model = nn.Sequential(nn.Linear(64, 1, generator=mg.nn.init_random(12)))
+    trainer = Trainer(
+        model, mg.optim.SGD(model.parameters(), lr=0.05), mg.mse_loss,
+        progress=False, verbose=False,
+    )  # fmt: skip
+    test_loader = DataLoader((x_test, target_test), 100)
+    trainer.fit(DataLoader((x_train, target_train), 64), test_loader, epochs=3)
+    last = trainer.history[-1]
+    assert last["train_accuracy"] is None and last["test_accuracy"] is None
+    with torch.no_grad():
+        expected = torch.nn.functional.mse_loss(
+            x_test @ model[0].weight.value.T + model[0].bias.value, target_test
+        )
+    assert last["test_loss"] == pytest.approx(expected.item(), rel=1e-5)
+    assert trainer.history[-1]["loss"] < trainer.history[0]["loss"]
+    with pytest.raises(mg.ShapeError, match="classifiers"):
+        training.accuracy(model, test_loader)
+
+
 # -- NaN and Inf losses --------------------------------------------------------------
 class PoisonSomeBatches:
     """cross-entropy, times NaN or Inf on the chosen batches of every epoch."""

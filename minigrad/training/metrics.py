@@ -60,10 +60,22 @@ def predict(model, loader) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(predictions), torch.cat(targets)
 
 
-def evaluate(model, loader, loss_fn=None) -> dict:
-    """``{"loss": mean loss or None, "accuracy": fraction correct, "samples": N}``.
+def is_classification(scores: torch.Tensor, target: torch.Tensor) -> bool:
+    """True for (N, C) class scores with (N,) integer labels: then accuracy means something."""
+    return (
+        scores.ndim == 2
+        and target.ndim == 1
+        and not target.is_floating_point()
+        and len(target) == len(scores)
+    )
 
-    The loss is averaged per sample (each batch's mean weighted by its size).
+
+def evaluate(model, loader, loss_fn=None) -> dict:
+    """``{"loss": mean loss or None, "accuracy": fraction correct or None, "samples": N}``.
+
+    The loss (when ``loss_fn`` is given) is averaged per sample, each batch's
+    mean weighted by its size. The accuracy is None for a model that is not a
+    classifier (outputs that are not (N, C) scores for (N,) integer labels).
     """
     correct = total_loss = None
     count = 0
@@ -71,9 +83,9 @@ def evaluate(model, loader, loss_fn=None) -> dict:
         for x, y in loader:
             output = model(x)
             scores = as_tensor(output)
-            _check_scores(scores, y, "evaluate")
-            hits = (scores.argmax(1) == y).sum()
-            correct = hits if correct is None else correct + hits
+            if is_classification(scores, y):
+                hits = (scores.argmax(1) == y).sum()
+                correct = hits if correct is None else correct + hits
             if loss_fn is not None:
                 batch_loss = as_tensor(loss_fn(output, y)).detach() * len(y)
                 total_loss = batch_loss if total_loss is None else total_loss + batch_loss
@@ -82,13 +94,16 @@ def evaluate(model, loader, loss_fn=None) -> dict:
         raise ValueError("evaluate: the loader yielded no batches\nhelp: check its data set")
     return {
         "loss": None if total_loss is None else float(total_loss) / count,
-        "accuracy": float(correct) / count,
+        "accuracy": None if correct is None else float(correct) / count,
         "samples": count,
     }
 
 
 def accuracy(model, loader) -> float:
     """The fraction of samples whose highest-scoring class is the label (0.0 to 1.0)."""
+    with evaluation_mode(model):
+        x, y = next(iter(loader))
+        _check_scores(as_tensor(model(x)), y, "accuracy")
     return evaluate(model, loader)["accuracy"]
 
 

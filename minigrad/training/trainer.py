@@ -30,7 +30,7 @@ import warnings
 
 from minigrad.ops import cross_entropy
 from minigrad.training.callbacks import as_callbacks, overrides
-from minigrad.training.metrics import as_tensor, evaluate
+from minigrad.training.metrics import as_tensor, evaluate, is_classification
 
 
 class Trainer:
@@ -130,7 +130,7 @@ class Trainer:
             loss_sum += value * n
             samples += n
             if classify is None:
-                classify = _is_classification(as_tensor(output), y)
+                classify = is_classification(as_tensor(output), y)
             if classify:
                 batch_hits = (as_tensor(output).argmax(1) == y).sum()
                 hits = batch_hits if hits is None else hits + batch_hits
@@ -226,11 +226,6 @@ class Trainer:
         self.epoch = info["epoch"]
         self.history = list(info["history"])
         return info
-
-
-def _is_classification(output, y) -> bool:
-    """True when output is (N, C) scores and y holds N integer labels."""
-    return output.ndim == 2 and y.ndim == 1 and not y.is_floating_point() and len(y) == len(output)
 
 
 def format_record(record: dict, last_epoch: int | None = None) -> str:
