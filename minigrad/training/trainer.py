@@ -47,7 +47,11 @@ class Trainer:
         {"epoch": 0, "loss": 0.41, "train_accuracy": 0.88, "test_loss": 0.19,
          "test_accuracy": 0.95, "lr": 0.1, "seconds": 0.31, "skipped": 0}
 
-    (``train_accuracy`` and the test entries are None when they do not apply.)
+    ``loss`` and ``train_accuracy`` are averaged over the epoch's batches as
+    they were trained (dropout on, weights moving); ``seconds`` covers
+    training and evaluation; ``lr`` is the rate used during the epoch.
+    ``train_accuracy`` and the test entries are None when they do not apply
+    (no test loader; a model that is not a classifier).
     ``epoch`` counts the epochs finished, across several ``fit`` calls, so a
     second ``fit(loader, epochs=5)`` continues where the first stopped.
     """
