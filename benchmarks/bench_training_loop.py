@@ -16,7 +16,7 @@ machine hits them all), 2 epochs per measurement (one fit call), the median per 
 The Trainer must stay within 5% of "hand": --max-ratio makes this script
 exit with status 1 when it does not.
 
-    python benchmarks/bench_training_loop.py [--rounds 20] [--epochs 2] [--max-ratio 1.05]
+    python benchmarks/bench_training_loop.py [--rounds 40] [--epochs 2] [--max-ratio 1.05]
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _repeat(epoch_function, epochs: int, *args) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20, help="measurements per variant")
+    parser.add_argument("--rounds", type=int, default=40, help="measurements per variant")
     parser.add_argument("--epochs", type=int, default=2, help="epochs per measurement")
     parser.add_argument("--max-ratio", type=float, default=None, help="fail above this ratio")
     args = parser.parse_args(argv)
@@ -127,8 +127,9 @@ def main(argv=None) -> int:
         "torch": lambda: _repeat(torch_epoch, args.epochs, t_model, t_opt, loader("torch")),
     }
     batches = len(loader("hand")) * args.epochs
-    for run in variants.values():  # warm-up: first calls allocate and fill caches
-        run()
+    for _ in range(3):  # warm-up: first calls allocate and fill caches
+        for run in variants.values():
+            run()
     times = {name: [] for name in variants}
     cpu_times = {name: [] for name in variants}
     names = list(variants)
