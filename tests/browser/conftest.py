@@ -36,12 +36,10 @@ def _write_settings(settings: Path) -> None:
     (notebook / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
 
 
-@pytest.fixture(scope="module")
-def jupyter_server(tmp_path_factory):
-    """The base URL of a fresh JupyterLab; stopped by its PID afterwards."""
-    root = tmp_path_factory.mktemp("lab")
-    served = root / "notebooks"
-    shutil.copytree(HERE, served, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+def _serve(root: Path, source: Path, pattern: str):
+    """Start JupyterLab on a temporary copy of ``source``; yield its URL, then stop it."""
+    served = root / "served"
+    shutil.copytree(source, served, ignore=shutil.ignore_patterns(pattern, "__pycache__"))
     _write_settings(root / "settings")
     env = dict(os.environ)
     env.update(
@@ -80,3 +78,15 @@ def jupyter_server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         server.kill()
     log.close()
+
+
+@pytest.fixture(scope="module")
+def jupyter_server(tmp_path_factory):
+    """A fresh JupyterLab serving tests/browser/ (the widgets tour)."""
+    yield from _serve(tmp_path_factory.mktemp("lab"), HERE, "*.py")
+
+
+@pytest.fixture(scope="module")
+def lessons_server(tmp_path_factory):
+    """A fresh JupyterLab serving the lessons in notebooks/ (their .ipynb files)."""
+    yield from _serve(tmp_path_factory.mktemp("lessons"), HERE.parent.parent / "notebooks", "*.py")

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright import sync_api
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +42,6 @@ def _stroke(page, suffix: str) -> str:
 
 
 def test_widgets_tour_in_jupyterlab(jupyter_server):
-    sync_api = pytest.importorskip("playwright.sync_api")
     SHOTS.mkdir(parents=True, exist_ok=True)
     errors = []
     with sync_api.sync_playwright() as p:

@@ -1,0 +1,92 @@
+"""The tape lesson (2) and the gradient-flow lesson (9), opened and run in a real JupyterLab.
+
+What a learner does first: open the lesson, run every cell, look at the
+widgets. The test checks that every cell ran without an error, that the
+lesson's widgets are on the page (TapeViewer's graph answers a click on
+"next"; GradientFlow's plots are images with pixels), and that the browser
+logged no error. Screenshots go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright import sync_api
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+# Two lessons are opened one after the other: look only at the notebook on show.
+ACTIVE = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+ALL_CELLS_RAN = """() => {
+    const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    const prompts = panel ? [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')] : [];
+    return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+}"""
+
+
+def run_lesson(page, url: str, name: str) -> None:
+    """Open a lesson, run all its cells and wait until every one has a number."""
+    page.goto(f"{url}/lab/tree/{name}")
+    page.wait_for_selector(f"{ACTIVE} .jp-Cell", timeout=30_000)
+    accept = page.locator(".jp-Dialog .jp-mod-accept")  # a fresh server may ask for a kernel
+    try:
+        accept.wait_for(timeout=5_000)
+        accept.click()
+    except sync_api.TimeoutError:
+        pass
+    idle = f"{ACTIVE} .jp-Notebook-ExecutionIndicator[data-status='idle']"
+    page.wait_for_selector(idle, timeout=60_000)
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=10_000)
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=10_000)
+    try:
+        page.wait_for_function(ALL_CELLS_RAN, timeout=150_000)
+        page.wait_for_selector(idle)
+    finally:
+        page.screenshot(path=str(SHOTS / f"lesson_{name.split('_')[0]}.png"), full_page=True)
+    tracebacks = page.locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
+    )
+    assert tracebacks.count() == 0, tracebacks.first.inner_text()
+
+
+def test_tape_and_gradient_flow_lessons_in_jupyterlab(lessons_server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 2400})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+        run_lesson(page, lessons_server, "02_the_tape.ipynb")
+        viewer = page.locator(".mg-tape-viewer").first
+        viewer.wait_for(timeout=20_000)
+        assert viewer.locator(".mg-tape-graph svg g.node").count() > 3
+        status = viewer.locator(".mg-status")
+        before = status.inner_text()
+        viewer.locator("button.mg-next").click()
+        page.wait_for_function(
+            "([el, text]) => el.textContent !== text", arg=[status.element_handle(), before]
+        )
+        viewer.screenshot(path=str(SHOTS / "lesson_02_tape_viewer_next.png"))
+
+        run_lesson(page, lessons_server, "09_training_an_mlp.ipynb")
+        flow = page.locator(f"{ACTIVE} .mg-gradient-flow").first
+        flow.wait_for(timeout=20_000)
+        images = flow.locator("img")
+        assert images.count() >= 1
+        assert images.first.evaluate("img => img.naturalWidth") > 100
+        flow.screenshot(path=str(SHOTS / "lesson_09_gradient_flow.png"))
+        monitor = page.locator(f"{ACTIVE} .mg-training-monitor").first
+        assert monitor.locator("img").first.evaluate("img => img.naturalWidth") > 100
+        browser.close()
+    assert errors == [], f"console errors: {errors}"
