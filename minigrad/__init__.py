@@ -11,7 +11,7 @@ Reading order (each file imports only the ones before it):
     ops/           every op, one small Gate class each
     inspect.py     the tape as records and a printed table
     gradcheck.py   finite differences against the tape's gradients
-    nn/, optim/, data/, train.py, checkpoint.py   the neural-network library
+    nn/, optim/, data/, training/, checkpoint.py   the neural-network library
 """
 
 # The engine, in reading order.
@@ -36,7 +36,9 @@ from minigrad.ops import *
 from minigrad.gradcheck import GradcheckReport, gradcheck, gradcheck_gate
 
 # The neural-network library, built on the engine.
-from minigrad import nn, optim, data
+from minigrad import nn, optim, data, training, checkpoint
 from minigrad.nn.init import init_random
+from minigrad.training import Trainer, fit, accuracy, confusion_matrix
+from minigrad.checkpoint import save_checkpoint, load_checkpoint
 
 __version__ = "0.1.0"
