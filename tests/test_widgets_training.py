@@ -98,19 +98,43 @@ def test_gradient_flow_flags_missing_vanishing_exploding():
     assert gradient_flags(gradient_stats({"c": c})[0]) == ["exploding"]
 
 
-def test_gradient_flow_as_training_callback_and_errors():
-    model = make_model()
-    flow = GradientFlow(every=2)
-    x = mg.tensor(torch.randn(5, 4))
-    for _ in range(3):
-        model.zero_grad()
-        model(x).sum().backward()
-        flow.on_batch_end(model=model)
-    assert len(flow.history) == 3
+def test_gradient_flow_errors():
     with pytest.raises(TypeError, match="record"):
         GradientFlow().record()
     with pytest.raises(ValueError, match="statistic"):
         GradientFlow(statistic="median")
+
+
+def test_gradient_flow_and_monitor_follow_the_trainer_batch_by_batch():
+    model = make_model()
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 4, generator=generator)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+    loader = mg.data.DataLoader((x, y), batch_size=10)
+    optimizer = mg.optim.SGD(model, lr=0.1)
+    flow, monitor = GradientFlow(every=3), TrainingMonitor()
+    seen = []
+
+    class Steps(mg.training.Callback):  # what the trainer saw, to compare with the widgets
+        def on_batch_end(self, trainer, batch, loss):
+            seen.append((loss, {n: p.grad.clone() for n, p in trainer.model.named_parameters()}))
+
+    trainer = mg.Trainer(
+        model, optimizer, callbacks=[flow, monitor, Steps()], progress=False, verbose=False
+    )
+    trainer.fit(loader, loader, epochs=2)
+    assert len(flow.history) == len(seen) == 8  # 4 batches, 2 epochs
+    last_rows = {row["name"]: row for row in flow.history[-1]}
+    for name, grad in seen[-1][1].items():
+        assert last_rows[name]["mean_abs"] == pytest.approx(float(grad.abs().mean()))
+        assert not math.isnan(last_rows[name]["update_ratio"]) or "bias" in name
+    steps, losses = monitor.curve("loss")
+    assert losses == pytest.approx([loss for loss, _ in seen])
+    assert monitor.curve("lr")[1] == pytest.approx([0.1] * 8)
+    assert monitor.curve("val_accuracy")[0] == [4, 8]  # one point per epoch, at its last batch
+    assert monitor.curve("val_accuracy")[1] == pytest.approx(
+        [record["test_accuracy"] for record in trainer.history]
+    )
 
 
 def test_training_monitor_curves_and_callbacks():
@@ -120,9 +144,6 @@ def test_training_monitor_curves_and_callbacks():
         mon.log(loss=1.0 / (step + 1), accuracy=0.2 * step, lr=torch.tensor(0.1))
     assert mon.curve("loss") == ([1, 2, 3, 4], [1.0, 0.5, 1 / 3, 0.25])
     assert mon.plot.value != png and mon.plot.value[:4] == PNG
-    mon.on_batch_end(loss=torch.tensor(0.2), batch=5)
-    assert mon.curve("loss")[1][-1] == pytest.approx(0.2)
-    mon.on_epoch_end({"val_loss": 0.3})
     assert "loss" in mon._panels() and mon.to_png()[:4] == PNG
     with pytest.raises(TypeError, match="number"):
         mon.log(loss="high")

@@ -1,7 +1,8 @@
 """GradientFlow: per-parameter gradient statistics, recorded every step while a model trains.
 
-Call ``flow.record(model)`` after each optimiser step (or pass ``flow`` as a
-callback to the training loop). Each record adds one row per parameter
+Call ``flow.record(model)`` after each optimiser step, or pass ``flow`` to
+the Trainer's ``callbacks``: it is a :class:`minigrad.training.Callback` that
+records after every batch. Each record adds one row per parameter
 (biases included) with mean |g|, max |g|, ||g|| and the update-to-weight
 ratio (:mod:`minigrad.stats`). Two plots follow it live: a bar per parameter
 for the latest step, and a parameter-by-step heatmap, both on a log scale.
@@ -18,6 +19,7 @@ import numpy as np
 from matplotlib.colors import LogNorm
 
 from minigrad.stats import gradient_flags, gradient_stats, snapshot
+from minigrad.training import Callback
 from widgets.static import StaticForm, figure_png, new_figure
 
 STATISTICS = {
@@ -28,7 +30,7 @@ STATISTICS = {
 }
 
 
-class GradientFlow(StaticForm, ipw.VBox):
+class GradientFlow(StaticForm, ipw.VBox, Callback):
     """Gradient statistics per parameter and step. See the module docstring.
 
     ``model`` (optional) is what ``record()`` reads when called without an
@@ -92,15 +94,17 @@ class GradientFlow(StaticForm, ipw.VBox):
             self.redraw()
         return rows
 
-    # The training loop's callbacks: whatever it passes, find the model.
-    def on_batch_end(self, *args, **kwargs) -> None:
-        self.record(_find_model(self.model, args, kwargs))
+    # -- as a Trainer callback --------------------------------------------------
+    def on_train_begin(self, trainer) -> None:
+        self.model = trainer.model
+        self.before_step(trainer.model)
 
-    def on_epoch_end(self, *args, **kwargs) -> None:
-        if len(self.history) % self.every:
+    def on_batch_end(self, trainer, batch: int, loss: float) -> None:
+        self.record(trainer.model)
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        if len(self.history) % self.every:  # draw what the last records added
             self.redraw()
-
-    __call__ = on_batch_end
 
     # -- plain data -----------------------------------------------------------
     @property
@@ -184,16 +188,3 @@ class GradientFlow(StaticForm, ipw.VBox):
         self._draw_bars(fig.add_subplot(1, 2, 1))
         self._draw_heatmap(fig, fig.add_subplot(1, 2, 2))
         return figure_png(fig)
-
-
-def _find_model(default, args, kwargs):
-    """The model in a training-loop callback's arguments (a keyword, or an attribute)."""
-    if "model" in kwargs:
-        return kwargs["model"]
-    for value in list(args) + list(kwargs.values()):
-        if hasattr(value, "named_parameters"):
-            return value
-        inner = getattr(value, "model", None)
-        if inner is not None and hasattr(inner, "named_parameters"):
-            return inner
-    return default

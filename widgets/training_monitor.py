@@ -2,8 +2,9 @@
 
 ``monitor.log(loss=..., accuracy=..., lr=...)`` adds a point (any subset of
 metrics; names starting with ``val_`` are drawn on the same axes as the
-metric they validate). The training loop's callbacks (``on_batch_end``,
-``on_epoch_end``) call ``log`` with whatever numbers they are given.
+metric they validate). Passed to the Trainer's ``callbacks`` it is a
+:class:`minigrad.training.Callback`: it logs each batch's loss and learning
+rate, and each epoch's accuracies and test loss.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import numbers
 
 import ipywidgets as ipw
 
+from minigrad.training import Callback
 from widgets.static import StaticForm, figure_png, new_figure
 
 PANELS = ("loss", "accuracy", "lr")
 
 
-class TrainingMonitor(StaticForm, ipw.VBox):
+class TrainingMonitor(StaticForm, ipw.VBox, Callback):
     """Curves of the logged metrics against step. ``every`` redraws every n points."""
 
     def __init__(self, every: int = 1, log_batches: bool = True):
@@ -48,14 +50,22 @@ class TrainingMonitor(StaticForm, ipw.VBox):
         if self.step % self.every == 0:
             self.redraw()
 
-    def on_batch_end(self, *args, **kwargs) -> None:
+    # -- as a Trainer callback --------------------------------------------------
+    def on_batch_end(self, trainer, batch: int, loss: float) -> None:
         if self.log_batches:
-            self.log(**_numbers(args, kwargs))
+            self.log(loss=loss, lr=trainer.optimizer.lr)
 
-    def on_epoch_end(self, *args, **kwargs) -> None:
-        numbers_ = _numbers(args, kwargs)
-        if numbers_ and not self.log_batches:
-            self.log(**numbers_)
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        # Epoch figures go at the current step, beside the batch curves.
+        step = self.step if self.log_batches else epoch + 1
+        epoch_metrics = {
+            "accuracy": record.get("train_accuracy"),
+            "val_accuracy": record.get("test_accuracy"),
+            "val_loss": record.get("test_loss"),
+        }
+        if not self.log_batches:
+            epoch_metrics.update(loss=record.get("loss"), lr=record.get("lr"))
+        self.log(step=step, **epoch_metrics)
         self.redraw()
 
     def curve(self, name: str) -> tuple[list[int], list[float]]:
@@ -95,22 +105,3 @@ class TrainingMonitor(StaticForm, ipw.VBox):
 
     def to_png(self) -> bytes:
         return figure_png(self.figure())
-
-
-def _numbers(args, kwargs) -> dict:
-    """The metrics in a callback's arguments: numeric keywords, or the fields of a state object."""
-    found = {k: v for k, v in kwargs.items() if _is_number(v)}
-    for value in list(args) + list(kwargs.values()):
-        if isinstance(value, dict):
-            found.update({k: v for k, v in value.items() if _is_number(v)})
-        elif hasattr(value, "__dict__") and not hasattr(value, "named_parameters"):
-            for name in ("loss", "accuracy", "lr", "val_loss", "val_accuracy"):
-                if _is_number(getattr(value, name, None)):
-                    found[name] = getattr(value, name)
-    return found
-
-
-def _is_number(value) -> bool:
-    if hasattr(value, "numel") and hasattr(value, "item"):
-        return value.numel() == 1
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
