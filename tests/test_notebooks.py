@@ -124,10 +124,10 @@ def test_the_course_has_twelve_lessons_in_order():
     assert len(numbers) >= 12, f"expected at least 12 lessons, found {len(numbers)}: {NAMES}"
 
 
-def test_lessons_md_lists_every_lesson():
-    listed = (ROOT / "docs" / "lessons.md").read_text()
+def test_readme_lists_every_lesson():
+    listed = (ROOT / "README.md").read_text()
     for name in NAMES:
-        assert f"{name}.ipynb" in listed, f"docs/lessons.md does not mention {name}.ipynb"
+        assert f"{name}.ipynb" in listed, f"README.md does not mention {name}.ipynb"
 
 
 # -- kept healthy: clean, paired, importing only the package -----------------------
