@@ -146,6 +146,11 @@ CASES = [
         lambda ns, x, w: ns.conv2d(x, w, None, 2, 1),
         [(2, 2, 7, 7), (3, 2, 3, 3)],
     ),
+    OpCase(  # an even size with stride 2: the last row and column are never read by a window
+        "conv2d_stride_skips_edge",
+        lambda ns, x, w: ns.conv2d(x, w, None, 2, 0),
+        [(2, 2, 8, 8), (3, 2, 3, 3)],
+    ),
     OpCase(
         "conv2d_dilation",
         lambda ns, x, w: ns.conv2d(x, w, dilation=2),

@@ -178,7 +178,7 @@ def test_dropout_gradient_uses_the_same_mask_as_forward():
     upstream = torch.randn(200, dtype=torch.float64)
     out.backward(upstream)
     # Oracle: torch.autograd through the same mask as a constant.
-    reference = torch.tensor(x.value, requires_grad=True)
+    reference = x.value.detach().clone().requires_grad_(True)
     (reference * kept / 0.7).backward(upstream)
     assert_close(out.value, reference.detach() * kept / 0.7, torch.float64, "dropout forward")
     assert_close(x.grad, reference.grad, torch.float64, "dropout gradient")

@@ -2,10 +2,10 @@
 
 A convolution is a sum of products between a window of the input and the
 kernel, slid over the image. Its gradient with respect to the input is a
-convolution of the output gradient with the kernel (a "transposed"
-convolution); with respect to the kernel, a correlation of the input with the
-output gradient. torch computes both with the same kernels it uses forward;
-``torch.nn.grad`` names them.
+transposed convolution of the output gradient with the same kernel (each
+output position sends its gradient back over the window it read); with
+respect to the kernel, a correlation of the input with the output gradient
+(``torch.nn.grad.conv2d_weight``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ def _pair(v) -> tuple:
 class Conv2d(Gate):
     """y[n, o] = b[o] + sum_{c, i, j} w[o, c, i, j] * x[n, c, s*h + d*i - p, s*w + d*j - p].
 
-    dL/dx = conv_transpose(G, w),  dL/dw = correlation of x with G,  dL/db = sum of G
-    over batch and space. ``groups`` splits the channels into independent groups.
+    dL/dx = conv_transpose2d(G, w),  dL/dw = correlation of x with G,
+    dL/db = sum of G over batch and space. ``groups`` splits the channels
+    into independent groups.
     """
 
     def __init__(self, stride=1, padding=0, dilation=1, groups: int = 1):
@@ -56,12 +57,25 @@ class Conv2d(Gate):
         options = (self.stride, self.padding, self.dilation, self.groups)
         grad_x = grad_w = grad_b = None
         if need[0]:
-            grad_x = torch.nn.grad.conv2d_input(self.x_shape, self.weight, grad_output, *options)
+            # The transposed convolution maps each output position back onto
+            # the input window it came from; output_padding restores the rows
+            # and columns a strided forward pass skipped.
+            grad_x = F.conv_transpose2d(
+                grad_output, self.weight, None, self.stride, self.padding,
+                self._output_padding(grad_output), self.groups, self.dilation,
+            )  # fmt: skip
         if need[1]:
             grad_w = torch.nn.grad.conv2d_weight(self.x, self.w_shape, grad_output, *options)
         if len(need) > 2 and need[2]:
             grad_b = grad_output.sum((0, 2, 3))
         return (grad_x, grad_w, grad_b) if len(need) > 2 else (grad_x, grad_w)
+
+    def _output_padding(self, grad_output) -> list:
+        sizes = zip(self.x_shape[2:], grad_output.shape[2:], self.w_shape[2:])
+        return [
+            size - ((out - 1) * s - 2 * p + d * (k - 1) + 1)
+            for (size, out, k), s, p, d in zip(sizes, self.stride, self.padding, self.dilation)
+        ]
 
 
 class MaxPool2d(Gate):
