@@ -80,17 +80,18 @@ def _run_node(node: Node, hooked_leaves: dict) -> None:
     grads = node.output_grads
     node.output_grads = None
     payload = node.payload
+    # Intermediate Variables the learner still holds get their gradient too.
     for i, variable in enumerate(payload.outputs()):
         if variable is not None and grads[i] is not None:
             if variable.hooks:
                 grads[i] = _run_hooks(variable, grads[i])
-            variable.grad = grads[i]  # a learner can look at it after backprop
+            variable.grad = grads[i]
 
     if len(grads) == 1:
         grad_output = grads[0]
     else:  # several outputs: an unused one gets a zero gradient
         grad_output = tuple(
-            g if g is not None else _zeros(payload.shapes[i], grads) for i, g in enumerate(grads)
+            [g if g is not None else _zeros(payload.shapes[i], grads) for i, g in enumerate(grads)]
         )
     grad_inputs = node.gate.backward(grad_output)
     parents = node.parents

@@ -74,12 +74,16 @@ class Gate:
         return {k: v for k, v in vars(self).items() if isinstance(v, torch.Tensor)}
 
     def __call__(self, *inputs):
-        """Run ``forward`` on the inputs' values and, if gradients are needed, record a node."""
+        """Run ``forward`` on the inputs' values and, if gradients are needed, record a node.
+
+        (This runs for every op, so it is written as one plain loop: on this
+        path each extra function call or comprehension is measurable.)
+        """
         tensors = []
         parents = []
+        needs = []
         context = None
-        needed = False
-        dtype = None  # of the first floating input: the others must match it
+        first_dtype = None  # of the first floating input: the others must match it
         for x in inputs:
             if isinstance(x, Variable):
                 if context is None:
@@ -88,53 +92,57 @@ class Gate:
                     raise _two_contexts(self, context, x.context)
                 value = x.value
                 if x.requires_grad:
-                    needed = True
                     # Point at the node that made x (not at x itself, so that
                     # x's value can be freed), or at x when it is a leaf.
                     parents.append(x if x.node is None else (x.node, x.output_index))
+                    needs.append(True)
                 else:
                     parents.append(None)
+                    needs.append(False)
             else:
                 value = _constant(x, tensors)
                 parents.append(None)
-            if isinstance(value, torch.Tensor) and value.is_floating_point():
-                if dtype is None:
-                    dtype = value.dtype
-                elif value.dtype is not dtype:
-                    raise _mixed_dtypes(self, dtype, value.dtype)
+                needs.append(False)
+            if isinstance(value, torch.Tensor):
+                dtype = value.dtype
+                if dtype.is_floating_point:
+                    if first_dtype is None:
+                        first_dtype = dtype
+                    elif dtype is not first_dtype:
+                        raise _mixed_dtypes(self, first_dtype, dtype)
             tensors.append(value)
         if context is None:
             context = default_context()
 
-        recording = needed and context.recording and GradMode.enabled
-        needs = []
-        for parent in parents:
-            needs.append(recording and parent is not None)
-        self.needs_input_grad = tuple(needs)
+        recording = True in needs and context.recording and GradMode.enabled
+        self.needs_input_grad = tuple(needs) if recording else (False,) * len(needs)
         try:
             out = self.forward(*tensors)
         except (RuntimeError, IndexError) as error:
             raise self.explain(tensors, error) from error
 
-        single = isinstance(out, torch.Tensor)
-        outputs = []
-        for value in (out,) if single else out:
-            outputs.append(_wrap(value, recording, context))
-        if recording:
-            node = context.record(self, tuple(parents), outputs)
-            for i, v in enumerate(outputs):
-                v.node = node
-                v.output_index = i
+        if isinstance(out, torch.Tensor):  # one output, the usual case
+            result = _wrap(out, recording, context)
+            outputs = (result,)
+            if recording:
+                result.node = context.record(self, tuple(parents), outputs)
+        else:  # several outputs (split, chunk): a tuple of Variables
+            outputs = tuple([_wrap(value, recording, context) for value in out])
+            result = outputs
+            if recording:
+                node = context.record(self, tuple(parents), outputs)
+                for i, v in enumerate(outputs):
+                    v.node = node
+                    v.output_index = i
         if AnomalyMode.enabled:
-            index = outputs[0].node.index if recording else None
             check_finite(
                 self,
                 "forward",
                 [v.value for v in outputs],
-                index,
+                outputs[0].node.index if recording else None,
                 [t.shape for t in tensors if isinstance(t, torch.Tensor)],
             )
-        return outputs[0] if single else tuple(outputs)
+        return result
 
 
 def _wrap(value, requires_grad: bool, context) -> Variable:

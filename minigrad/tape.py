@@ -46,27 +46,25 @@ class Payload:
 
     __slots__ = ("kind", "shapes", "_held", "_weak")
 
-    def __init__(self, outputs: list, keep: bool = False):
-        # Plain loops rather than comprehensions: this runs for every op, and
-        # a comprehension costs a function call of its own.
-        shapes = []
-        held = []
-        for v in outputs:
-            shapes.append(v.value.shape)
-            held.append(v if keep else weakref.ref(v))
-        self.kind = "variable" if len(outputs) == 1 else "sequence"
-        self.shapes = shapes
-        self._held = held
+    def __init__(self, outputs: tuple, keep: bool = False):
+        if len(outputs) == 1:  # the usual case, written out: this runs for every op
+            v = outputs[0]
+            self.kind = "variable"
+            self.shapes = (v.value.shape,)
+            self._held = (v if keep else weakref.ref(v),)
+        else:
+            self.kind = "sequence"
+            self.shapes = tuple([v.value.shape for v in outputs])
+            self._held = tuple([v if keep else weakref.ref(v) for v in outputs])
         self._weak = not keep
 
     def outputs(self) -> list:
         """The output Variables, ``None`` for those already freed."""
         if not self._weak:
-            return self._held
-        alive = []
-        for ref in self._held:
-            alive.append(ref())
-        return alive
+            return list(self._held)
+        if len(self._held) == 1:
+            return [self._held[0]()]
+        return [ref() for ref in self._held]
 
     @property
     def variable(self):
@@ -173,7 +171,7 @@ class Context:
     # Arraymancer's name for the same block.
     no_grad_mode = no_grad
 
-    def record(self, gate, parents: tuple, outputs: list) -> Node:
+    def record(self, gate, parents: tuple, outputs: tuple) -> Node:
         """Append a node for ``gate`` (called by Gate.__call__)."""
         node = Node(gate, parents, Payload(outputs, self.keep_outputs), len(self.nodes))
         self.nodes.append(node)

@@ -66,11 +66,13 @@ class CrossEntropy(Gate):
         return F.nll_loss(self.log_probs, self.target, reduction=self.reduction)
 
     def backward(self, grad_output):
-        scale = _scale(grad_output, self.reduction, len(self.target))
-        grad = self.log_probs.exp().mul_(scale)  # softmax(z) * scale
-        # ... minus scale at each sample's true class:
-        minus = -scale.expand(len(self.target), 1) if scale.ndim < 2 else -scale
-        return (grad.scatter_add_(1, self.target.unsqueeze(1), minus),)
+        grad = self.log_probs.exp()  # softmax(z)
+        minus_one = _minus_one(grad).expand(len(self.target), 1)
+        grad.scatter_add_(1, self.target.unsqueeze(1), minus_one)  # - onehot(y)
+        if self.reduction == "none":
+            return (grad.mul_(grad_output.unsqueeze(1)),)
+        grad.mul_(grad_output)
+        return (grad.div_(len(self.target)) if self.reduction == "mean" else grad,)
 
     def explain(self, tensors, error):
         return _explain_targets("cross_entropy", tensors[0], self.target, error)
@@ -150,6 +152,17 @@ class BCEWithLogits(Gate):
         grad_z = (torch.sigmoid(self.logits) - self.target) * scale if need_z else None
         grad_y = -self.logits * scale if need_y else None
         return grad_z, grad_y
+
+
+_MINUS_ONES: dict = {}
+
+
+def _minus_one(like: torch.Tensor) -> torch.Tensor:
+    """A cached -1 of ``like``'s dtype and device (a fresh one would cost a kernel each step)."""
+    key = (like.dtype, like.device)
+    if key not in _MINUS_ONES:
+        _MINUS_ONES[key] = torch.full((1, 1), -1.0, dtype=like.dtype, device=like.device)
+    return _MINUS_ONES[key]
 
 
 def _reduce(losses: torch.Tensor, reduction: str) -> torch.Tensor:
