@@ -9,6 +9,7 @@ from __future__ import annotations
 import hypothesis.extra.numpy as hnp
 import pytest
 import torch
+import torch.nn.functional as F  # noqa: N812
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -191,3 +192,20 @@ def test_to_dtype_is_differentiable():
     y.backward()
     assert x.grad.dtype == torch.float64
     assert x.grad.tolist() == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 1), (2, 1, 0)])
+def test_max_pool_routes_tied_gradients_like_torch(kernel, stride, padding):
+    """ReLU outputs are full of tied zeros: the winner of each window must be torch's."""
+    generator = torch.Generator().manual_seed(0)
+    values = torch.relu(torch.randn(3, 4, 9, 9, generator=generator, dtype=torch.float64))
+    values[:, :, :4, :4] = 0.0  # whole windows of ties
+    x = mg.tensor(values, requires_grad=True)
+    out = mg.max_pool2d(x, kernel, stride, padding)
+    upstream = torch.randn(out.shape, generator=generator, dtype=torch.float64)
+    out.backward(upstream)
+    reference = values.clone().requires_grad_(True)
+    expected = F.max_pool2d(reference, kernel, stride, padding)
+    expected.backward(upstream)
+    assert torch.equal(out.value, expected.detach())
+    assert torch.equal(x.grad, reference.grad)
