@@ -92,15 +92,19 @@ class MaxPool2d(Gate):
 
     def forward(self, x):
         self.x_shape = x.shape
-        if x.device.type == "cpu" and x.ndim == 4:
-            # On the CPU torch's channels-last kernel gives the same values and
-            # indices several times faster than its NCHW one; the copies in and
-            # out cost far less than that difference.
-            x = x.contiguous(memory_format=torch.channels_last)
+        options = (self.kernel_size, self.stride, self.padding, self.dilation)
+        if x.device.type != "cpu" or x.ndim != 4:
+            out, self.indices = F.max_pool2d(x, *options, return_indices=True)
+            return out
+        # On the CPU torch's channels-last kernel gives the same values and
+        # indices several times faster than its NCHW one; the copies in and
+        # out cost far less than that difference. (Written so that the copy of
+        # x is freed before the results are copied back: peak memory.)
         out, indices = F.max_pool2d(
-            x, self.kernel_size, self.stride, self.padding, self.dilation, return_indices=True
+            x.contiguous(memory_format=torch.channels_last), *options, return_indices=True
         )
         self.indices = indices.contiguous()
+        del indices
         return out.contiguous()
 
     def backward(self, grad_output):
