@@ -67,12 +67,13 @@ class CrossEntropy(Gate):
 
     def backward(self, grad_output):
         grad = self.log_probs.exp()  # softmax(z)
-        minus_one = _minus_one(grad).expand(len(self.target), 1)
+        count = grad.shape[0]  # (len() of a tensor is a slow Python method)
+        minus_one = _minus_one(grad).expand(count, 1)
         grad.scatter_add_(1, self.target.unsqueeze(1), minus_one)  # - onehot(y)
         if self.reduction == "none":
             return (grad.mul_(grad_output.unsqueeze(1)),)
         grad.mul_(grad_output)
-        return (grad.div_(len(self.target)) if self.reduction == "mean" else grad,)
+        return (grad.div_(count) if self.reduction == "mean" else grad,)
 
     def explain(self, tensors, error):
         return _explain_targets("cross_entropy", tensors[0], self.target, error)
