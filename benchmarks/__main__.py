@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_engine, bench_training_loop, bench_widgets
+from benchmarks import bench_compile, bench_engine, bench_training_loop, bench_widgets
 
 SUITES = {
     "engine": lambda: bench_engine.main([]),
     "training": lambda: bench_training_loop.main([]),
+    "compile": lambda: bench_compile.main([]),
     "widgets": bench_widgets.main,
 }
 
