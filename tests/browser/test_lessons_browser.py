@@ -9,23 +9,12 @@ logged no error. Screenshots go to artifacts/screenshots/.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
-from playwright import sync_api
+
+from tests.browser.lab import ACTIVE, SHOTS, browser_page, open_and_run_all
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-# Two lessons are opened one after the other: look only at the notebook on show.
-ACTIVE = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 ALL_CELLS_RAN = """() => {
     const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
     const prompts = panel ? [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')] : [];
@@ -35,18 +24,8 @@ ALL_CELLS_RAN = """() => {
 
 def run_lesson(page, url: str, name: str) -> None:
     """Open a lesson, run all its cells and wait until every one has a number."""
-    page.goto(f"{url}/lab/tree/{name}")
-    page.wait_for_selector(f"{ACTIVE} .jp-Cell", timeout=30_000)
-    accept = page.locator(".jp-Dialog .jp-mod-accept")  # a fresh server may ask for a kernel
-    try:
-        accept.wait_for(timeout=5_000)
-        accept.click()
-    except sync_api.TimeoutError:
-        pass
+    open_and_run_all(page, url, name)
     idle = f"{ACTIVE} .jp-Notebook-ExecutionIndicator[data-status='idle']"
-    page.wait_for_selector(idle, timeout=60_000)
-    page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=10_000)
-    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=10_000)
     try:
         page.wait_for_function(ALL_CELLS_RAN, timeout=150_000)
         page.wait_for_selector(idle)
@@ -59,14 +38,8 @@ def run_lesson(page, url: str, name: str) -> None:
 
 
 def test_tape_and_gradient_flow_lessons_in_jupyterlab(lessons_server):
-    SHOTS.mkdir(parents=True, exist_ok=True)
     errors = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 2400})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-
+    with browser_page(errors) as page:
         run_lesson(page, lessons_server, "02_the_tape.ipynb")
         viewer = page.locator(".mg-tape-viewer").first
         viewer.wait_for(timeout=20_000)
@@ -88,5 +61,4 @@ def test_tape_and_gradient_flow_lessons_in_jupyterlab(lessons_server):
         flow.screenshot(path=str(SHOTS / "lesson_09_gradient_flow.png"))
         monitor = page.locator(f"{ACTIVE} .mg-training-monitor").first
         assert monitor.locator("img").first.evaluate("img => img.naturalWidth") > 100
-        browser.close()
     assert errors == [], f"console errors: {errors}"

@@ -8,20 +8,12 @@ artifacts/screenshots/ for a person to look at.
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-from playwright import sync_api
+
+from tests.browser.lab import SHOTS, browser_page, open_and_run_all
 
 pytestmark = pytest.mark.browser
-
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 # The tour's tape, counted by hand from its code: Linear, Tanh, Mul, Add, Sum
 # are 5 op ellipses plus 5 output boxes, and fc.weight, fc.bias 2 parameter
@@ -42,28 +34,9 @@ def _stroke(page, suffix: str) -> str:
 
 
 def test_widgets_tour_in_jupyterlab(jupyter_server):
-    SHOTS.mkdir(parents=True, exist_ok=True)
     errors = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 2400})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{jupyter_server}/lab/tree/widgets_tour.ipynb")
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=30_000)
-        page.wait_for_selector(
-            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=30_000
-        )
-        # A fresh server may ask which kernel to start: take the notebook's own.
-        accept = page.locator(".jp-Dialog .jp-mod-accept")
-        try:
-            accept.wait_for(timeout=8_000)
-            accept.click()
-        except sync_api.TimeoutError:
-            pass
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-        page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=10_000)
-        page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=10_000)
+    with browser_page(errors) as page:
+        open_and_run_all(page, jupyter_server, "widgets_tour.ipynb")
         try:
             page.wait_for_selector(".jp-OutputArea-output:has-text('TOUR-DONE')", timeout=60_000)
         finally:
@@ -127,5 +100,4 @@ def test_widgets_tour_in_jupyterlab(jupyter_server):
         assert readout.strip() == "61"
         page.locator(".mg-lr-explorer").screenshot(path=str(SHOTS / "lr_explorer_moved.png"))
         page.screenshot(path=str(SHOTS / "widgets_tour_page.png"))
-        browser.close()
     assert errors == [], f"console errors: {errors}"
