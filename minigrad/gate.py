@@ -66,7 +66,8 @@ class Gate:
         return ShapeError(
             f"{self.name}: cannot apply to inputs of shapes [{shapes}]\n"
             f"torch said: {str(error).splitlines()[0]}\n"
-            f"help: check the shapes this op expects (see help(mg.{self.name}))"
+            f"help: check the shapes {self.name} expects: its docstring says "
+            f"(help({type(self).__name__}))"
         )
 
     def saved_tensors(self) -> dict[str, torch.Tensor]:
@@ -118,6 +119,8 @@ class Gate:
         self.needs_input_grad = tuple(needs) if recording else (False,) * len(needs)
         try:
             out = self.forward(*tensors)
+        except NotImplementedError:
+            raise  # a gate that is not finished yet: its own message says so
         except (RuntimeError, IndexError) as error:
             raise self.explain(tensors, error) from error
 

@@ -430,3 +430,12 @@ def test_gradcheck_accepts_non_contiguous_inputs():
     x = mg.tensor(base.t(), requires_grad=True)  # a transposed view
     assert not x.value.is_contiguous()
     assert mg.gradcheck(lambda v: (v * v).sum(), x)
+
+
+def test_an_unfinished_forward_keeps_its_own_error():
+    class Unfinished(mg.Gate):
+        def forward(self, x):
+            raise NotImplementedError("write Unfinished.forward")
+
+    with pytest.raises(NotImplementedError, match="write Unfinished.forward"):
+        Unfinished()(leaf([1.0]))
