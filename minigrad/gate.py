@@ -128,12 +128,12 @@ class Gate:
             result = _wrap(out, recording, context)
             outputs = (result,)
             if recording:
-                result.node = context.record(self, tuple(parents), outputs)
+                result.node = context.record(self, tuple(parents), outputs, inputs)
         else:  # several outputs (split, chunk): a tuple of Variables
             outputs = tuple([_wrap(value, recording, context) for value in out])
             result = outputs
             if recording:
-                node = context.record(self, tuple(parents), outputs)
+                node = context.record(self, tuple(parents), outputs, inputs)
                 for i, v in enumerate(outputs):
                     v.node = node
                     v.output_index = i

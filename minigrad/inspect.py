@@ -16,9 +16,25 @@ from minigrad.errors import format_shape
 from minigrad.variable import Variable
 
 
-def describe_parent(parent) -> dict:
-    """Where one input of a node came from, as plain data."""
+def describe_parent(parent, called_with=None) -> dict:
+    """Where one input of a node came from, as plain data.
+
+    ``called_with`` is what the op received in that position, when the tape
+    kept it (``Context(keep_outputs=True)``): it names inputs that need no
+    gradient ("input" for a Variable, "constant" for anything else).
+    """
     if parent is None:
+        if isinstance(called_with, Variable):
+            label = called_with.name or f"input{format_shape(called_with.shape)}"
+            return {
+                "kind": "input",
+                "label": label,
+                "id": id(called_with),
+                "name": called_with.name,
+                "shape": tuple(called_with.shape),
+            }
+        if isinstance(called_with, (int, float)):
+            return {"kind": "constant", "label": f"{called_with:g}"}
         return {"kind": "constant", "label": "-"}
     if isinstance(parent, Variable):
         label = parent.name or f"leaf{format_shape(parent.shape)}"
@@ -50,7 +66,10 @@ def node_record(node) -> dict:
     return {
         "index": node.index,
         "op": node.op,
-        "inputs": [describe_parent(p) for p in node.parents],
+        "inputs": [
+            describe_parent(p, node.inputs[i] if node.inputs else None)
+            for i, p in enumerate(node.parents)
+        ],
         "output_shapes": [tuple(s) for s in node.payload.shapes],
         "output_names": [v.name if v is not None else None for v in outputs],
         "saved": saved,

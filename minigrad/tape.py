@@ -93,17 +93,24 @@ class Node:
     each output of this node (summed when an output was used several times).
     After backprop has used a node it is *released*: the gate (and with it
     every saved tensor) is dropped, unless the graph is retained.
+
+    ``inputs`` is ``None``, except on a ``keep_outputs`` tape: there it holds
+    what the op was called with, so that a viewer can also show the inputs
+    that need no gradient (the data ``x``, a constant ``2.0``).
     """
 
-    __slots__ = ("gate", "parents", "payload", "index", "output_grads", "released", "__weakref__")
+    __slots__ = (
+        "gate", "parents", "payload", "index", "output_grads", "released", "inputs", "__weakref__"
+    )  # fmt: skip
 
-    def __init__(self, gate, parents: tuple, payload: Payload, index: int):
+    def __init__(self, gate, parents: tuple, payload: Payload, index: int, inputs=None):
         self.gate = gate
         self.parents = parents
         self.payload = payload
         self.index = index
         self.output_grads = None
         self.released = False
+        self.inputs = inputs
 
     @property
     def op(self) -> str:
@@ -114,6 +121,7 @@ class Node:
         """Drop the gate and its saved tensors: backprop through this node is over."""
         self.gate = None
         self.parents = ()
+        self.inputs = None
         self.output_grads = None
         self.released = True
 
@@ -171,9 +179,12 @@ class Context:
     # Arraymancer's name for the same block.
     no_grad_mode = no_grad
 
-    def record(self, gate, parents: tuple, outputs: tuple) -> Node:
-        """Append a node for ``gate`` (called by Gate.__call__)."""
-        node = Node(gate, parents, Payload(outputs, self.keep_outputs), len(self.nodes))
+    def record(self, gate, parents: tuple, outputs: tuple, inputs: tuple = ()) -> Node:
+        """Append a node for ``gate`` (called by Gate.__call__ with what it was called on)."""
+        keep = self.keep_outputs
+        node = Node(
+            gate, parents, Payload(outputs, keep), len(self.nodes), inputs if keep else None
+        )
         self.nodes.append(node)
         return node
 

@@ -439,3 +439,19 @@ def test_an_unfinished_forward_keeps_its_own_error():
 
     with pytest.raises(NotImplementedError, match="write Unfinished.forward"):
         Unfinished()(leaf([1.0]))
+
+
+def test_a_keep_outputs_tape_names_the_inputs_that_need_no_gradient():
+    ctx = mg.Context(keep_outputs=True)
+    x = ctx.variable(torch.ones(2, 3), name="x")
+    w = ctx.variable(torch.ones(3), requires_grad=True, name="w")
+    (x * w * 2.0).sum()
+    first, second = ctx.records()[0]["inputs"], ctx.records()[1]["inputs"]
+    assert first[0] == {"kind": "input", "label": "x", "id": id(x), "name": "x", "shape": (2, 3)}
+    assert second[1] == {"kind": "constant", "label": "2"}
+    assert "Mul  x, w" in str(ctx)
+    plain = mg.Context()  # an ordinary tape keeps nothing it does not need
+    xp = plain.variable(torch.ones(2), name="x")
+    (xp * plain.variable(torch.ones(2), requires_grad=True)).sum()
+    assert plain.nodes[0].inputs is None
+    assert plain.records()[0]["inputs"][0] == {"kind": "constant", "label": "-"}

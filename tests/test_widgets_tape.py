@@ -45,14 +45,16 @@ def test_draw_tape_boxes_ops_colours_and_cluster():
     g = draw_tape(loss)
     assert isinstance(g, TapeGraph)
     src = g.source
-    # 5 ops (Linear, Tanh, Mul, Add, Sum), their 5 output boxes, 2 parameter leaves.
-    assert g.node_count == 12
+    # 5 ops (Linear, Tanh, Mul, Add, Sum), their 5 output boxes, 2 parameter leaves,
+    # and the data x (needs no gradient, kept because the tape keeps its inputs).
+    assert g.node_count == 13
+    assert 'label="x|(4, 3)|value' in src
     assert src.count("shape=ellipse") == 5
     assert "fc.weight" in src and "(5, 3)" in src and "cluster_fc" in src
     assert src.count('fillcolor="#c9f0c9"') == 2  # parameters
     assert src.count('fillcolor="#ffcf9e"') == 1  # the output
     svg = g.svg()
-    assert svg.startswith("<svg") and svg.count('class="node"') == 12
+    assert svg.startswith("<svg") and svg.count('class="node"') == 13
     bundle = g._repr_mimebundle_()
     assert "image/svg+xml" in bundle
 

@@ -75,7 +75,9 @@ def tape_graph(source, max_nodes: int | None = 300, params=None, summaries: bool
         record = node_record(node)
         modules = set()
         for position, (parent, described) in enumerate(zip(node.parents, record["inputs"])):
-            if described["kind"] == "leaf":
+            if described["kind"] in ("leaf", "input"):  # input: a Variable needing no grad
+                if described["kind"] == "input":
+                    parent = node.inputs[position]
                 key = id(parent)
                 if key not in leaves:
                     name = (param_names or {}).get(key, parent.name)

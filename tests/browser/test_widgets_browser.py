@@ -16,9 +16,9 @@ from tests.browser.lab import SHOTS, browser_page, open_and_run_all
 pytestmark = pytest.mark.browser
 
 # The tour's tape, counted by hand from its code: Linear, Tanh, Mul, Add, Sum
-# are 5 op ellipses plus 5 output boxes, and fc.weight, fc.bias 2 parameter
-# boxes (x needs no gradient, so it is a constant input and not drawn).
-TAPE_NODES = 12
+# are 5 op ellipses plus 5 output boxes, fc.weight and fc.bias 2 parameter
+# boxes, and the data x one input box (its tape keeps its inputs).
+TAPE_NODES = 13
 RED = "rgb(208, 0, 0)"  # the highlight stroke, #d00000
 
 
