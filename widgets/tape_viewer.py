@@ -215,8 +215,9 @@ class TapeViewer(StaticForm, ipw.VBox):
             )
         more = f"<caption>rows {lo}-{hi - 1} of {len(self.records)}</caption>"
         head = "<tr><th>#</th><th>op</th><th>inputs</th><th>output</th><th>saved</th></tr>"
+        cells = "<style>.mg-table td, .mg-table th {padding: 1px 8px; text-align: left}</style>"
         return (
-            '<table class="mg-table" style="font-size:12px;border-collapse:collapse">'
+            f'{cells}<table class="mg-table" style="font-size:12px;border-collapse:collapse">'
             f"{more}{head}{''.join(rows)}</table>"
         )
 
