@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 
 from minigrad.errors import TapeError, format_shape
+from minigrad.inspect import describe_parent
 from minigrad.variable import Variable
 
 
@@ -129,10 +130,12 @@ def trace(root: Variable, grad=None) -> list[dict]:
             )
         local = node.gate.backward(grad_output)
         inputs = []
-        for parent, g in zip(node.parents, local):
-            if parent is None or g is None:
-                inputs.append({"label": "-", "kind": "constant", "grad": None,
-                               "accumulated": False, "total": None})  # fmt: skip
+        for position, (parent, g) in enumerate(zip(node.parents, local)):
+            if parent is None or g is None:  # no gradient travels to this input
+                called_with = node.inputs[position] if node.inputs else None
+                described = describe_parent(parent, called_with)
+                inputs.append({"label": described["label"], "kind": described["kind"],
+                               "grad": None, "accumulated": False, "total": None})  # fmt: skip
                 continue
             key = _target(parent)
             held = pending.get(key)

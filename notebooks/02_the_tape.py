@@ -90,7 +90,7 @@ viewer
 
 # %% [markdown]
 # The viewer is also an object you can drive from code, which is how the course's tests
-# check it. Here are the backward steps as plain data. The input shown as `-` is `x`: it was made
+# check it. Here are the backward steps as plain data. `x` receives nothing: it was made
 # without `requires_grad`, so no gradient is computed for it.
 
 # %%
