@@ -16,6 +16,12 @@ from minigrad.errors import format_shape
 from minigrad.variable import Variable
 
 
+def _variable(kind: str, v: Variable) -> dict:
+    """A Variable input: a leaf (needs a gradient) or an input (needs none)."""
+    label = v.name or f"{kind}{format_shape(v.shape)}"
+    return {"kind": kind, "label": label, "id": id(v), "name": v.name, "shape": tuple(v.shape)}
+
+
 def describe_parent(parent, called_with=None) -> dict:
     """Where one input of a node came from, as plain data.
 
@@ -25,26 +31,12 @@ def describe_parent(parent, called_with=None) -> dict:
     """
     if parent is None:
         if isinstance(called_with, Variable):
-            label = called_with.name or f"input{format_shape(called_with.shape)}"
-            return {
-                "kind": "input",
-                "label": label,
-                "id": id(called_with),
-                "name": called_with.name,
-                "shape": tuple(called_with.shape),
-            }
+            return _variable("input", called_with)
         if isinstance(called_with, (int, float)):
             return {"kind": "constant", "label": f"{called_with:g}"}
         return {"kind": "constant", "label": "-"}
     if isinstance(parent, Variable):
-        label = parent.name or f"leaf{format_shape(parent.shape)}"
-        return {
-            "kind": "leaf",
-            "label": label,
-            "id": id(parent),
-            "name": parent.name,
-            "shape": tuple(parent.shape),
-        }
+        return _variable("leaf", parent)
     node, slot = parent
     label = f"#{node.index}" if len(node.payload) == 1 else f"#{node.index}[{slot}]"
     return {"kind": "node", "label": label, "index": node.index, "slot": slot}

@@ -370,17 +370,10 @@ def test_mlp_reaches_97_percent_on_the_digits(digits, seed):
 
 
 def small_cnn(seed: int):
-    g = mg.nn.init_random(seed)
-    return nn.Sequential(
-        nn.Conv2dBatchNorm(1, 16, 3, padding=1, generator=g),
-        nn.ReLU(),
-        nn.Conv2dBatchNorm(16, 32, 3, padding=1, generator=g),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Dropout(0.25),
-        nn.Linear(32 * 4 * 4, 10, generator=g),
-    )
+    """The demo's CNN (``python -m minigrad --model cnn``), so the figure is the demo's."""
+    from minigrad.__main__ import build_model
+
+    return build_model("cnn", mg.nn.init_random(seed))
 
 
 @pytest.mark.slow
