@@ -10,7 +10,10 @@ only trustworthy in float64: in float32 the rounding error of f itself
 computes in float64, and warns when handed float32 inputs.
 
 For a function with a non-scalar output, gradcheck checks the gradient of
-sum(f(x) * r) for a fixed random r, which tests every output at once.
+sum(f(x) * r) for a fixed random r, which tests every output at once. r is
+``torch.randn(out.shape, dtype=torch.float64)`` drawn from a generator
+seeded with ``seed`` (a scalar output gets one random weight), so a test can
+rebuild it and compare both estimates with a closed form.
 """
 
 from __future__ import annotations

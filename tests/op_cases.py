@@ -165,6 +165,14 @@ CASES = [
     OpCase("max_pool2d_overlap", lambda ns, x: ns.max_pool2d(x, 3, 2, 1), [(2, 2, 7, 7)]),
     OpCase("avg_pool2d", lambda ns, x: ns.avg_pool2d(x, 2), [(2, 3, 6, 6)]),
     OpCase("avg_pool2d_overlap", lambda ns, x: ns.avg_pool2d(x, 3, 2, 1), [(2, 2, 7, 7)]),
+    # rectangular windows and strides: a swapped height and width shows here, not above
+    OpCase("avg_pool2d_rect", lambda ns, x: ns.avg_pool2d(x, (2, 3), (1, 2)), [(2, 3, 7, 8)]),
+    OpCase(
+        "avg_pool2d_rect_pad",
+        lambda ns, x: ns.avg_pool2d(x, (3, 2), (2, 1), (1, 0)),
+        [(2, 2, 7, 6)],
+    ),
+    OpCase("max_pool2d_rect", lambda ns, x: ns.max_pool2d(x, (3, 2), (2, 1)), [(2, 2, 7, 6)]),
     # normalisation
     OpCase(
         "batch_norm_2d",

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 from tests.conftest import DEVICES, assert_close
 from tests.op_cases import CASES, TORCH, OpCase
+from tests.test_gradcheck import gradcheck_weights
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -98,6 +99,17 @@ def test_gradcheck_passes_for_every_op(case):
     inputs = [ctx.variable(v, requires_grad=True) for v in values]
     report = mg.gradcheck(lambda *xs: case.fn(mg, *constants, *xs), *inputs)
     assert report, str(report)
+    # torch.autograd judges both of gradcheck's sides: the gradient of sum(f * r).
+    leaves = [v.clone().requires_grad_(True) for v in values]
+    out = case.fn(TORCH, *tuple(c.clone() for c in constants), *leaves)
+    out.backward(gradcheck_weights(out.shape))
+    for i, leaf in enumerate(leaves):
+        expected = leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
+        assert_close(report.analytic[i], expected, torch.float64, f"{case.name} tape, input {i}")
+        torch.testing.assert_close(
+            report.numeric[i], expected, rtol=1e-6, atol=1e-7,
+            msg=lambda m, i=i: f"{case.name} finite differences, input {i}: {m}",
+        )  # fmt: skip
 
 
 # -- random shapes with hypothesis ------------------------------------------
@@ -209,3 +221,54 @@ def test_max_pool_routes_tied_gradients_like_torch(kernel, stride, padding):
     expected.backward(upstream)
     assert torch.equal(out.value, expected.detach())
     assert torch.equal(x.grad, reference.grad)
+
+
+# -- ties: which elements of a max or min get the gradient -------------------------------
+TIED = [
+    [1.0, 3.0, 3.0, 2.0],
+    [[2.0, 1.0, 5.0], [1.0, 5.0, 1.0]],
+    [[4.0, 4.0], [4.0, 4.0]],  # every element ties
+]
+
+
+@pytest.mark.parametrize("values", TIED, ids=["vector", "matrix", "all_equal"])
+@pytest.mark.parametrize("largest", [True, False], ids=["max", "min"])
+def test_a_full_max_or_min_splits_the_gradient_over_ties_like_torch(values, largest):
+    """torch.max(x), torch.amax(x) (and min, amin) share the gradient equally among ties."""
+    upstream = torch.tensor(0.7, dtype=torch.float64)
+    x = mg.tensor(torch.tensor(values, dtype=torch.float64), requires_grad=True)
+    (mg.max(x) if largest else mg.min(x)).backward(upstream)
+    for reduce in (torch.max, torch.amax) if largest else (torch.min, torch.amin):
+        reference = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+        reduce(reference).backward(upstream)
+        assert torch.equal(x.grad, reference.grad), reduce.__name__
+    # and by hand: 0.7 / (number of winners) at each winner
+    winners = x.value == (x.value.max() if largest else x.value.min())
+    share = upstream / int(winners.sum())
+    assert torch.equal(x.grad, torch.where(winners, share, torch.zeros_like(share)))
+    if values == TIED[0]:
+        assert x.grad.tolist() == ([0.0, 0.7 / 2, 0.7 / 2, 0.0] if largest else [0.7, 0, 0, 0])
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("largest", [True, False], ids=["max", "min"])
+def test_max_or_min_along_a_dim_sends_a_tie_to_torchs_index(largest, dim, keepdim):
+    """torch.max(x, dim) gives the whole gradient to the index it reports, ties or not."""
+    # every row and every column has a tie for its max or its min, most for both
+    values = torch.tensor(
+        [[5.0, 5.0, 1.0, 1.0], [5.0, 0.0, 1.0, 0.0], [5.0, 5.0, 5.0, 5.0], [2.0, 5.0, 1.0, 5.0]],
+        dtype=torch.float64,
+    )
+    x = mg.tensor(values, requires_grad=True)
+    ours = (mg.max if largest else mg.min)(x, dim, keepdim=keepdim)
+    reference = values.clone().requires_grad_(True)
+    theirs = (torch.max if largest else torch.min)(reference, dim, keepdim=keepdim)
+    upstream = torch.randn(theirs.values.shape, dtype=torch.float64,
+                           generator=torch.Generator().manual_seed(dim + 3))  # fmt: skip
+    ours.values.backward(upstream)
+    theirs.values.backward(upstream)
+    assert torch.equal(ours.indices, theirs.indices)
+    assert torch.equal(ours.values.value, theirs.values.detach())
+    assert torch.equal(x.grad, reference.grad)
+    assert int((x.grad != 0).sum()) == upstream.numel()  # one element per slice, not a share
