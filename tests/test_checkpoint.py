@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import stat
 import subprocess
 import sys
 import textwrap
@@ -222,6 +223,37 @@ def test_a_crash_mid_write_leaves_the_old_checkpoint_whole(tmp_path, monkeypatch
     assert os.listdir(tmp_path) == ["a.ckpt"]  # the temporary file was removed
     fresh = small_model(1)
     assert load_checkpoint(path, fresh)["epoch"] == 1
+
+
+def test_the_file_is_synced_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    """Durability: data on disk before the rename makes it visible, the rename on disk after."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor):
+        info = os.fstat(descriptor)  # which file this is, and how much of it is written
+        events.append(("fsync", info.st_ino, stat.S_ISDIR(info.st_mode), info.st_size))
+        real_fsync(descriptor)
+
+    def replace(source, target):
+        events.append(("replace", os.stat(source).st_ino, Path(source).parent, Path(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    path = save_checkpoint(tmp_path / "run" / "a.ckpt", small_model(1), epoch=3)
+    monkeypatch.undo()
+
+    file_inode, folder_inode = os.stat(path).st_ino, os.stat(path.parent).st_ino
+    assert [e[0] for e in events] == ["fsync", "replace", "fsync"]
+    synced_file, renamed, synced_folder = events
+    # 1. the temporary file, complete, in the target's folder (a rename never crosses disks)
+    assert synced_file == ("fsync", file_inode, False, path.stat().st_size)
+    # 2. that same file renamed over the target
+    assert renamed == ("replace", file_inode, path.parent, path)
+    # 3. the folder that holds the new name
+    assert synced_folder[1:3] == (folder_inode, True)
+    assert load_checkpoint(path, small_model(2))["epoch"] == 3
 
 
 # -- files that are not checkpoints ----------------------------------------------------------

@@ -151,9 +151,12 @@ def test_batchnorm_running_stats_equal_torch_after_several_steps(shape, dtype):
     ours.eval()
     theirs.eval()
     assert_close(ours(mg.tensor(x)).value, theirs(x), dtype, "eval output")
-    # Evaluation leaves the running statistics alone.
-    ours(mg.tensor(torch.randn(shape, dtype=dtype)))
+    # Evaluation leaves the running statistics alone: both of them, to the bit.
+    mean, var = ours.running_mean.value.clone(), ours.running_var.value.clone()
+    ours(mg.tensor(torch.randn(shape, dtype=dtype) * 3 + 2))
     assert_close(ours.running_mean.value, theirs.running_mean, dtype, "mean after eval")
+    assert_close(ours.running_var.value, theirs.running_var, dtype, "var after eval")
+    assert torch.equal(ours.running_mean.value, mean) and torch.equal(ours.running_var.value, var)
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -376,8 +379,10 @@ def test_str_info_and_summary_before_and_after_forward():
     assert rows["0.conv"]["params"] == theirs[0].weight.numel()
     assert rows["4"]["output_shape"] is None
     running = model[0].bn.running_mean.value.clone()
+    running_var = model[0].bn.running_var.value.clone()
     table = model.summary((2, 3, 8, 8))
     assert torch.equal(model[0].bn.running_mean.value, running)  # summary changes nothing
+    assert torch.equal(model[0].bn.running_var.value, running_var)
     assert model.training
     x = torch.zeros(2, 3, 8, 8)
     shapes = []
