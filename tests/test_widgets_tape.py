@@ -37,11 +37,32 @@ def build(seed: int = 0):
     th.retain_grad()
     tl = (th * th + th).sum()
     tl.backward()
-    return ctx, loss, {"z": tz, "h": th, "w": tw, "b": tb, "loss": tl}
+    return ctx, loss, {"x": x, "z": tz, "h": th, "w": tw, "b": tb, "loss": tl}
+
+
+def graph_of(source: str) -> tuple[dict, set]:
+    """The DOT text read back: {node name: first line of its label} and the edges as labels."""
+    labels = {}
+    for name, label in re.findall(r'^\s*(\w+) \[label="([^"]*)"', source, re.MULTILINE):
+        labels[name] = label.split("|")[0].split("\n")[0]
+    edges = re.findall(r"^\s*(\w+) -> (\w+)", source, re.MULTILINE)
+    return labels, {(labels[a], labels[b]) for a, b in edges}
+
+
+# build()'s tape, drawn by hand: each op an ellipse "#i Op" and its output a box "#i";
+# h = tanh(linear(x)) is #1, used by Mul twice (one arrow) and by Add once.
+CHAIN = {
+    ("#1", "#2 Mul"), ("#2 Mul", "#2"), ("#2", "#3 Add"), ("#1", "#3 Add"),
+    ("#3 Add", "#3"), ("#3", "#4 Sum"), ("#4 Sum", "#4"), ("#1 Tanh", "#1"),
+}  # fmt: skip
+FULL_EDGES = CHAIN | {
+    ("x", "#0 Linear"), ("fc.weight", "#0 Linear"), ("fc.bias", "#0 Linear"),
+    ("#0 Linear", "#0"), ("#0", "#1 Tanh"),
+}  # fmt: skip
 
 
 def test_draw_tape_boxes_ops_colours_and_cluster():
-    ctx, loss, _ = build()
+    ctx, loss, t = build()
     g = draw_tape(loss)
     assert isinstance(g, TapeGraph)
     src = g.source
@@ -53,6 +74,15 @@ def test_draw_tape_boxes_ops_colours_and_cluster():
     assert "fc.weight" in src and "(5, 3)" in src and "cluster_fc" in src
     assert src.count('fillcolor="#c9f0c9"') == 2  # parameters
     assert src.count('fillcolor="#ffcf9e"') == 1  # the output
+    labels, edges = graph_of(src)
+    assert sorted(labels.values()) == sorted(
+        ["x", "fc.weight", "fc.bias", "#0 Linear", "#0", "#1 Tanh", "#1", "#2 Mul", "#2",
+         "#3 Add", "#3", "#4 Sum", "#4"]
+    )  # fmt: skip
+    assert edges == FULL_EDGES
+    # The boxes show torch's values: the loss, and x's mean and (unbiased) spread.
+    assert f'label="#4|()|value {t["loss"].item():.4g}"' in src
+    assert f'label="x|(4, 3)|value μ {float(t["x"].mean()):.3g} ± {float(t["x"].std()):.3g}"' in src
     svg = g.svg()
     assert svg.startswith("<svg") and svg.count('class="node"') == 13
     bundle = g._repr_mimebundle_()
@@ -65,6 +95,13 @@ def test_draw_tape_saved_and_collapsed_modules():
     assert "saved:" not in draw_tape(loss).source
     collapsed = draw_tape(loss, collapse_modules=True)
     assert "box3d" in collapsed.source and collapsed.node_count < draw_tape(loss).node_count
+    # module fc (its Linear, fc.weight, fc.bias and Linear's output) becomes one box
+    labels, edges = graph_of(collapsed.source)
+    assert sorted(labels.values()) == sorted(
+        ["x", "fc", "#1 Tanh", "#1", "#2 Mul", "#2", "#3 Add", "#3", "#4 Sum", "#4"]
+    )
+    assert collapsed.node_count == 10 and "fc\n3 ops/params" in collapsed.source
+    assert edges == CHAIN | {("x", "fc"), ("fc", "#1 Tanh")}
 
 
 def test_draw_tape_folds_a_huge_tape():
@@ -187,6 +224,12 @@ def test_viewer_static_form_and_non_scalar_output():
     assert leaf["label"] == "x" and leaf["grad"]["norm"] == pytest.approx(float(tx.grad.norm()))
     svg = v.to_svg()
     assert svg.startswith("<svg") and "<style>" in svg and 'class="node"' in svg
+    # the static form is this tape (x, then ReLU and Mul with their outputs) at this step:
+    # the last backward step, at node 0, is the one highlighted
+    firsts = re.findall(r'class="node">.*?<text[^>]*>(.*?)</text>', svg, re.DOTALL)
+    assert sorted(firsts) == ["#0", "#0 ReLU", "#1", "#1 Mul", "x"]
+    style = re.search(r"<style>(.*?)</style>", svg, re.DOTALL).group(1)
+    assert f"#{v.uid}n0 > polygon" in style and f"#{v.uid}n1 > polygon" not in style
     assert "image/svg+xml" in v._repr_mimebundle_()
 
 

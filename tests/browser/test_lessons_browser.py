@@ -43,7 +43,14 @@ def test_tape_and_gradient_flow_lessons_in_jupyterlab(lessons_server):
         run_lesson(page, lessons_server, "02_the_tape.ipynb")
         viewer = page.locator(".mg-tape-viewer").first
         viewer.wait_for(timeout=20_000)
-        assert viewer.locator(".mg-tape-graph svg g.node").count() > 3
+        # The lesson's neuron, o = tanh(sum(x * w) + b), counted by hand: the leaves x, w,
+        # b, and four ops (Mul, Sum, Add, Tanh), each an ellipse "#i Op" and a box "#i".
+        titles = viewer.locator(".mg-tape-graph svg g.node").evaluate_all(
+            "nodes => nodes.map(g => g.querySelector('text').textContent)"
+        )
+        assert sorted(titles) == sorted(
+            ["x", "w", "b", "#0 Mul", "#0", "#1 Sum", "#1", "#2 Add", "#2", "#3 Tanh", "#3"]
+        )
         status = viewer.locator(".mg-status")
         before = status.inner_text()
         viewer.locator("button.mg-next").click()
