@@ -17,13 +17,16 @@ Reading order (each file imports only the ones before it):
 # The engine, in reading order.
 from minigrad.errors import (
     AnomalyError,
+    ArgumentTypeError,
     CheckpointError,
+    CheckpointIOError,
     ContextError,
     DeviceError,
     DTypeError,
     GradientError,
     HyperParameterError,
     MinigradError,
+    SetupError,
     ShapeError,
     TapeError,
 )

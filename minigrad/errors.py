@@ -43,11 +43,25 @@ class AnomalyError(MinigradError, FloatingPointError):
 
 
 class HyperParameterError(MinigradError, ValueError):
-    """An optimiser or scheduler argument outside its valid range."""
+    """An argument outside its valid range: a learning rate, a layer size, Dropout's p."""
 
 
 class CheckpointError(MinigradError, ValueError):
-    """A checkpoint file that is truncated, foreign or does not fit the model."""
+    """A checkpoint or state dict that is damaged, foreign or does not fit the model."""
+
+
+class CheckpointIOError(MinigradError, OSError):
+    """The file system refused a checkpoint: disk full, permission denied, no such file."""
+
+
+class SetupError(MinigradError, ValueError):
+    """Training pieces that do not fit together: an optimiser that holds none of the
+    model's parameters, a scheduler driving another optimiser, a loader with no batches."""
+
+
+class ArgumentTypeError(MinigradError, TypeError):
+    """An argument of the wrong kind: a plain list where tensors are needed, a torch
+    optimiser where a minigrad one is, a tensor where a Variable is."""
 
 
 def format_shape(shape) -> str:

@@ -93,11 +93,11 @@ def test_initialisers_honour_shape_and_dtype(dtype):
 
 
 def test_bad_settings_are_errors():
-    with pytest.raises(ValueError, match="min < max"):
+    with pytest.raises(mg.HyperParameterError, match="min must be < max"):
         nn.uniform_init(1.0, 1.0)
-    with pytest.raises(ValueError, match="variance factor"):
+    with pytest.raises(mg.HyperParameterError, match="variance factor"):
         nn.he_init(gain=0.0)
-    with pytest.raises(ValueError, match="stddev"):
+    with pytest.raises(mg.HyperParameterError, match="stddev"):
         nn.normal_init(stddev=-1.0)
 
 

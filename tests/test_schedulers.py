@@ -115,7 +115,7 @@ SINGLE = [
         )
         # t_max < 50: the run goes past t_max and the cosine comes back up.
         for t, m in [(7, 0.0), (10, 0.001), (13, 0.05), (1, 0.0), (49, 0.0), (50, 0.01)]
-        + [(100, 0.0), (10, 0.5)]
+        + [(100, 0.0), (10, 0.09)]
     ],
 ]
 
@@ -206,7 +206,7 @@ def test_lr_each_epoch_matches_torch(_, make_mg, make_torch, lr):
 
 @pick("step-3-0.5", "linear-decay", "cosine-13-0.05", "linear-cosine-step")
 def test_every_param_group_matches_torch(_, make_mg, make_torch):
-    groups = [0.1, 0.02, 0.5]
+    groups = [0.1, 0.06, 0.5]
     ours, _sched = mg_lrs(make_mg, groups=groups)
     assert_same_lrs(ours, torch_lrs(make_torch, groups=groups))
 
@@ -374,7 +374,7 @@ def test_bad_arguments_raise_with_the_value(_, make, shown):
 def test_wrong_kinds_are_type_errors():
     with pytest.raises(TypeError, match="minigrad Optimizer"):
         mg.optim.StepLR(torch_optimizer(), 10)
-    with pytest.raises(TypeError, match="not a Scheduler"):
+    with pytest.raises(TypeError, match="not a scheduler"):
         mg.optim.ChainedScheduler(mg.optim.StepLR(mg_optimizer(), 2), "cosine", milestones=[3])
 
 
@@ -383,4 +383,4 @@ def test_load_state_dict_rejects_a_foreign_state():
     with pytest.raises(mg.CheckpointError, match="help:"):
         sched.load_state_dict({"last_epoch": 3})
     with pytest.raises(mg.CheckpointError, match="param groups"):
-        sched.load_state_dict({"epoch": 3, "base_lrs": [0.1, 0.2]})
+        sched.load_state_dict({"kind": "StepLR", "epoch": 3, "base_lrs": [0.1, 0.2], "history": []})

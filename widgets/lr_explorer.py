@@ -1,6 +1,6 @@
 """LRScheduleExplorer: pick a schedule, move its sliders, see the learning rate per epoch.
 
-The curve comes from minigrad's own scheduler (``lr_curve``), and torch's
+The curve comes from minigrad's own pure schedule (``Schedule.curve``), and torch's
 scheduler with the same settings is drawn over it, with the difference in a
 second panel, so a learner can see the two agree (or find where they do not).
 
@@ -37,23 +37,24 @@ USES = {
 }
 
 
-def minigrad_curve(kind: str, lr: float, epochs: int, **p) -> list[float]:
-    """The LR used during each epoch, from minigrad's scheduler ``kind``."""
-    opt = mg.optim.SGD([mg.tensor([0.0], requires_grad=True)], lr=lr)
+def minigrad_schedule(kind: str, **p) -> mg.optim.Schedule:
+    """minigrad's pure schedule ``kind`` with the sliders' settings (no optimiser needed)."""
     optim = mg.optim
     if kind == "StepLR":
-        sched = optim.StepLR(opt, p["step_size"], p["gamma"])
-    elif kind == "LinearLR":
-        sched = optim.LinearLR(opt, p["linear_epochs"], p["start_factor"], p["end_factor"])
-    elif kind == "CosineAnnealingLR":
-        sched = optim.CosineAnnealingLR(opt, p["t_max"], p["lr_min"])
-    elif kind == "LinearLR then CosineAnnealingLR":
-        warm = optim.LinearLR(opt, p["linear_epochs"], p["start_factor"], p["end_factor"])
-        decay = optim.CosineAnnealingLR(opt, p["t_max"], p["lr_min"])
-        sched = optim.ChainedScheduler(warm, decay)
-    else:
-        raise ValueError(f"unknown schedule {kind!r}\nhelp: choose one of {CHOICES}")
-    return [float(x) for x in sched.lr_curve(epochs)]
+        return optim.StepSchedule(p["step_size"], p["gamma"])
+    if kind == "LinearLR":
+        return optim.LinearSchedule(p["linear_epochs"], p["start_factor"], p["end_factor"])
+    if kind == "CosineAnnealingLR":
+        return optim.CosineSchedule(p["t_max"], p["lr_min"])
+    if kind == "LinearLR then CosineAnnealingLR":
+        warm = optim.LinearSchedule(p["linear_epochs"], p["start_factor"], p["end_factor"])
+        return optim.SequentialSchedule([warm, optim.CosineSchedule(p["t_max"], p["lr_min"])])
+    raise ValueError(f"unknown schedule {kind!r}\nhelp: choose one of {CHOICES}")
+
+
+def minigrad_curve(kind: str, lr: float, epochs: int, **p) -> list[float]:
+    """The LR used during each epoch, from minigrad's schedule ``kind`` starting at ``lr``."""
+    return minigrad_schedule(kind, **p).curve(epochs, base_lr=lr)
 
 
 def torch_curve(kind: str, lr: float, epochs: int, **p) -> list[float]:
@@ -96,7 +97,7 @@ class LRScheduleExplorer(StaticForm, ipw.VBox):
             "gamma": ipw.FloatSlider(0.5, min=0.05, max=1.0, step=0.05, description="gamma"),
             "linear_epochs": ipw.IntSlider(10, min=1, max=100, description="LinearLR epochs"),
             "start_factor": ipw.FloatSlider(
-                0.1, min=0.0, max=1.0, step=0.05, description="start_factor"
+                0.1, min=0.05, max=1.0, step=0.05, description="start_factor"
             ),  # fmt: skip
             "end_factor": ipw.FloatSlider(
                 1.0, min=0.0, max=1.0, step=0.05, description="end_factor"

@@ -2,8 +2,12 @@
 
 Reading order (each file imports only the ones before it):
 
+    checks.py       argument checks (HyperParameterError) shared by layers, optim and data
     init.py         initialisers (shape, dtype, generator) -> tensor, fans, init_random
-    module.py       Module: variables, outputs, forward, train/eval, state_dict
+    registry.py     the tables of parameters, buffers and sub-modules, filled by assignment
+    state.py        copying values into Variables, all or nothing (load_state_dict's checks)
+    seed_names.py   nimxla's names (variables, var_names, get_params, ...) as aliases
+    module.py       Module: the tree, forward, train/eval, to, state_dict (torch's names)
     summary.py      the table str(model) prints: layer, output shape, parameters
     linear.py       Linear
     conv.py         Conv2d

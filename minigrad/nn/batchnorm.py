@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import torch
 
+from minigrad.nn.checks import check_between, check_count, check_positive
 from minigrad.nn.conv import Conv2d
 from minigrad.nn.init import InitFunc, constant_init, he_init, new_variable
-from minigrad.nn.linear import _check_positive
 from minigrad.nn.module import Module
 from minigrad.ops import batch_norm
 
@@ -45,14 +45,13 @@ class BatchNorm(Module):
         generator: torch.Generator | None = None,
     ):
         super().__init__()
-        _check_positive("BatchNorm", num_features=num_features)
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(
-                f"BatchNorm: momentum must be in [0, 1], got {momentum}\n"
-                "help: it is the weight of each new batch in the running averages, e.g. 0.1"
-            )
-        if eps <= 0:
-            raise ValueError(f"BatchNorm: eps must be > 0, got {eps}")
+        num_features = check_count(
+            "BatchNorm", "num_features", num_features, 1, "the number of channels, e.g. 32"
+        )
+        momentum = check_between(
+            "BatchNorm", "momentum", momentum, 0.0, 1.0, "the weight of each new batch, e.g. 0.1"
+        )
+        eps = check_positive("BatchNorm", "eps", eps, "a small number that keeps 1/sqrt safe")
         self.num_features, self.momentum, self.eps = num_features, momentum, eps
         common = {"generator": generator, "dtype": dtype, "device": device}
         self.weight = new_variable("weight", (num_features,), weights, **common)

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from minigrad.errors import HyperParameterError
+from minigrad.nn.checks import check_count, check_pair
 from minigrad.nn.init import InitFunc, constant_init, he_init, new_variable
-from minigrad.nn.linear import _check_positive
 from minigrad.nn.module import Module
 from minigrad.ops import conv2d
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
-        raise ValueError(f"Conv2d: {name} must be an int or a pair of ints, got {value!r}")
-    return pair
 
 
 class Conv2d(Module):
@@ -42,19 +36,23 @@ class Conv2d(Module):
         generator: torch.Generator | None = None,
     ):
         super().__init__()
-        _check_positive("Conv2d", in_channels=in_channels, out_channels=out_channels, groups=groups)
+        hint = "it is a number of channels, e.g. Conv2d(3, 16, kernel_size=3)"
+        in_channels = check_count("Conv2d", "in_channels", in_channels, 1, hint)
+        out_channels = check_count("Conv2d", "out_channels", out_channels, 1, hint)
+        groups = check_count("Conv2d", "groups", groups, 1, "groups=1 is an ordinary convolution")
         if in_channels % groups or out_channels % groups:
-            raise ValueError(
+            raise HyperParameterError(
                 f"Conv2d: groups={groups} must divide both in_channels={in_channels} and "
                 f"out_channels={out_channels}\n"
                 "help: each group convolves in_channels/groups channels into "
                 "out_channels/groups; pick a common divisor"
             )
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.padding = _pair(padding, "padding")
-        self.dilation = _pair(dilation, "dilation")
+        window = "an int or a pair (height, width), e.g. 3 or (3, 5)"
+        self.kernel_size = check_pair("Conv2d", "kernel_size", kernel_size, 1, window)
+        self.stride = check_pair("Conv2d", "stride", stride, 1, window)
+        self.padding = check_pair("Conv2d", "padding", padding, 0, window)
+        self.dilation = check_pair("Conv2d", "dilation", dilation, 1, window)
         self.groups = groups
         common = {"generator": generator, "dtype": dtype, "device": device}
         shape = (out_channels, in_channels // groups, *self.kernel_size)

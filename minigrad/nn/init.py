@@ -26,6 +26,14 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from minigrad.errors import HyperParameterError, ShapeError
+from minigrad.nn.checks import (
+    check_at_least,
+    check_count,
+    check_flag,
+    check_positive,
+    check_real,
+)
 from minigrad.variable import Variable
 
 InitFunc = Callable[[Sequence[int], torch.dtype, torch.Generator], torch.Tensor]
@@ -43,6 +51,9 @@ def init_random(seed: int = 0) -> torch.Generator:
     >>> g.initial_seed()
     42
     """
+    seed = check_count(
+        "init_random", "seed", seed, 0, "any whole number; 0 picks one from the clock"
+    )
     if seed == 0:
         seed = time.time_ns() % (2**63 - 1) or 1
         print(f"init_random: seed = {seed}")
@@ -66,7 +77,7 @@ def fans(shape: Sequence[int]) -> tuple[int, int]:
     """
     shape = tuple(shape)
     if len(shape) < 2:
-        raise ValueError(
+        raise ShapeError(
             f"fans: a weight needs at least 2 dimensions (out, in, ...), got shape {shape}\n"
             "help: fan-based initialisers (he_init, glorot_init) are for weights; "
             "use constant_init, uniform_init or normal_init for a bias"
@@ -81,6 +92,7 @@ def _empty(shape, dtype) -> torch.Tensor:
 
 def constant_init(value: float) -> InitFunc:
     """Every element equal to ``value`` (the usual choice for biases: 0)."""
+    value = check_real("constant_init", "value", value, "e.g. constant_init(0.0) for biases")
 
     def init(shape, dtype=torch.float32, generator=None):
         return _empty(shape, dtype).fill_(value)
@@ -90,8 +102,13 @@ def constant_init(value: float) -> InitFunc:
 
 def uniform_init(min: float = 0.0, max: float = 1.0) -> InitFunc:
     """Values drawn uniformly from ``[min, max)``."""
-    if not min < max:
-        raise ValueError(f"uniform_init: need min < max, got min={min}, max={max}")
+    low = check_real("uniform_init", "min", min, "the lower end, e.g. -0.1")
+    high = check_real("uniform_init", "max", max, "the upper end, e.g. 0.1")
+    if not low < high:
+        raise HyperParameterError(
+            f"uniform_init: min must be < max, got min={min!r}, max={max!r}\n"
+            "help: the values are drawn from [min, max), e.g. uniform_init(-0.1, 0.1)"
+        )
 
     def init(shape, dtype=torch.float32, generator=None):
         return _empty(shape, dtype).uniform_(min, max, generator=default_generator(generator))
@@ -101,8 +118,8 @@ def uniform_init(min: float = 0.0, max: float = 1.0) -> InitFunc:
 
 def normal_init(mean: float = 0.0, stddev: float = 1.0) -> InitFunc:
     """Values drawn from a normal distribution N(mean, stddev**2)."""
-    if stddev < 0:
-        raise ValueError(f"normal_init: stddev must be >= 0, got {stddev}")
+    mean = check_real("normal_init", "mean", mean, "the centre of the values, e.g. 0.0")
+    stddev = check_at_least("normal_init", "stddev", stddev, 0.0, "the spread, e.g. 0.02")
 
     def init(shape, dtype=torch.float32, generator=None):
         out = _empty(shape, dtype)
@@ -119,6 +136,7 @@ def glorot_init(gain: float = 1.0) -> InitFunc:
     backward gradient (1/fan_out) at constant variance. Same as
     ``torch.nn.init.xavier_uniform_``.
     """
+    gain = check_positive("glorot_init", "gain", gain, "gain scales the bound; 1.0 is usual")
 
     def init(shape, dtype=torch.float32, generator=None):
         fan_in, fan_out = fans(shape)
@@ -137,8 +155,10 @@ def he_init(mean: float = 0.0, gain: float = 2.0, fan_out: bool = False) -> Init
     ``torch.nn.init.kaiming_normal_(w, nonlinearity="relu")``, whose gain is
     sqrt(2) because torch's gain scales the standard deviation.
     """
-    if gain <= 0:
-        raise ValueError(f"he_init: gain is a variance factor and must be > 0, got {gain}")
+    hint = "gain is a variance factor: 2 suits ReLU, 1 suits tanh"
+    mean = check_real("he_init", "mean", mean, "the centre of the values, usually 0.0")
+    gain = check_positive("he_init", "gain", gain, hint)
+    fan_out = check_flag("he_init", "fan_out", fan_out, "False uses fan_in, as torch's default")
 
     def init(shape, dtype=torch.float32, generator=None):
         fan_in, fan_outputs = fans(shape)
@@ -165,7 +185,7 @@ def new_variable(
     dtype = dtype if dtype is not None else torch.float32
     value = init(tuple(shape), dtype, default_generator(generator))
     if tuple(value.shape) != tuple(shape) or value.dtype != dtype:
-        raise ValueError(
+        raise ShapeError(
             f"new_variable {name!r}: the initialiser returned {tuple(value.shape)} {value.dtype}, "
             f"expected {tuple(shape)} {dtype}\n"
             "help: an initialiser must honour the shape and dtype it is given"

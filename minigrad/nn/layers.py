@@ -7,7 +7,9 @@ Each one wraps an op from ``minigrad.ops``, so that it can sit in a
 from __future__ import annotations
 
 from minigrad import ops
+from minigrad.nn.checks import check_flag
 from minigrad.nn.module import Module
+from minigrad.ops.normalization import check_dropout_p
 
 
 def dropout(x, ratio: float, training: bool, normalize: bool = True):
@@ -24,12 +26,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, normalize: bool = True):
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(
-                f"Dropout: p must be in [0, 1), got {p}\n"
-                "help: p is the fraction of values set to zero while training, e.g. 0.5"
-            )
-        self.p, self.normalize = p, normalize
+        self.p = check_dropout_p(p)
+        self.normalize = check_flag("Dropout", "normalize", normalize, "True scales by 1/(1-p)")
 
     def forward(self, x):
         return dropout(x, self.p, self.training, self.normalize)

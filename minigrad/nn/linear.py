@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from minigrad.nn.checks import check_count
 from minigrad.nn.init import InitFunc, constant_init, he_init, new_variable
 from minigrad.nn.module import Module
 from minigrad.ops import linear
@@ -29,7 +30,9 @@ class Linear(Module):
         generator: torch.Generator | None = None,
     ):
         super().__init__()
-        _check_positive("Linear", in_features=in_features, out_features=out_features)
+        hint = "it is a number of features, e.g. Linear(64, 10)"
+        in_features = check_count("Linear", "in_features", in_features, 1, hint)
+        out_features = check_count("Linear", "out_features", out_features, 1, hint)
         self.in_features, self.out_features = in_features, out_features
         common = {"generator": generator, "dtype": dtype, "device": device}
         self.weight = new_variable("weight", (out_features, in_features), weights, **common)
@@ -46,12 +49,3 @@ class Linear(Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
         )
-
-
-def _check_positive(layer: str, **sizes: int) -> None:
-    for name, size in sizes.items():
-        if not isinstance(size, int) or size <= 0:
-            raise ValueError(
-                f"{layer}: {name} must be a positive int, got {size!r}\n"
-                f"help: it is a number of features or channels, e.g. {layer}(64, 10)"
-            )

@@ -1,9 +1,11 @@
 """The table a Module prints: each layer, its output shape and its parameter count.
 
-Output shapes come from the last forward call (every ``module(x)`` records
-the shape it returned), so the table can be printed before any forward (the
-shapes then show as "-") and ``model.summary(input_shape)`` fills them in by
-running one sample batch.
+The parameter counts need nothing but the model. The output shapes need a
+forward pass: ``model.summary(input_shape)`` runs one sample batch, watching
+each sub-module's ``forward`` while it runs, and keeps the shapes it saw for
+later tables. An ordinary ``model(x)`` records nothing, so the forward path
+of training carries no bookkeeping for this table; before any ``summary``
+the shapes show as "-".
 """
 
 from __future__ import annotations
@@ -14,16 +16,46 @@ from minigrad.tape import no_grad
 from minigrad.variable import Variable
 
 
-def run_sample(module, input_shape, dtype=None, device=None) -> None:
-    """Run one batch of zeros through ``module`` in eval mode, recording nothing."""
-    first = next(iter(module.variables.values()), None)
+def _watch(module, shapes: dict, name: str):
+    """Wrap ``module.forward`` so each call stores its output's shape in ``shapes[name]``."""
+    forward = module.forward  # the bound method, or an instance attribute (nimxla style)
+
+    def watched(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        shape = getattr(out, "shape", None)
+        shapes[name] = tuple(shape) if shape is not None else None
+        return out
+
+    return watched
+
+
+def record_output_shapes(module, input_shape, dtype=None, device=None) -> None:
+    """Run one batch of zeros through ``module`` in eval mode, recording nothing on a tape.
+
+    Every module of the tree keeps the shape its forward returned, for the table.
+    """
+    first = next(iter(module.state_dict().values()), None)
     if dtype is None:
-        dtype = first.dtype if first is not None else torch.float32
+        dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
     if device is None:
         device = first.device if first is not None else None
     sample = Variable(torch.zeros(tuple(input_shape), dtype=dtype, device=device))
-    with no_grad():
-        module(sample, training=False)
+    shapes: dict[str, tuple | None] = {}
+    tree = list(module.named_modules())
+    own = [(sub, sub.__dict__.get("forward")) for _, sub in tree]
+    try:
+        for name, sub in tree:
+            object.__setattr__(sub, "forward", _watch(sub, shapes, name))
+        with no_grad():
+            module(sample, training=False)
+    finally:
+        for sub, forward in own:
+            if forward is None:
+                object.__delattr__(sub, "forward")
+            else:
+                object.__setattr__(sub, "forward", forward)
+    for name, sub in tree:
+        object.__setattr__(sub, "_summary_shape", shapes.get(name))
 
 
 def _shape(shape) -> str:
@@ -45,7 +77,7 @@ def summary_rows(module) -> list[dict]:
                 "name": name or "(model)",
                 "depth": depth,
                 "type": type(sub).__name__,
-                "output_shape": sub.last_output_shape,
+                "output_shape": sub.__dict__.get("_summary_shape"),
                 "params": sum(v.numel() for v in sub._parameters.values()),
             }
         )

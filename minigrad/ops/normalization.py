@@ -15,10 +15,11 @@ is where the two subtracted sums come from.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
-from minigrad.errors import ShapeError, format_shape
+from minigrad.errors import HyperParameterError, ShapeError, format_shape
 from minigrad.gate import Gate
 
 
@@ -58,6 +59,16 @@ class BatchNorm(Gate):
             raise ShapeError(
                 f"batch_norm: expected (N, C) or (N, C, H, W), got {format_shape(x.shape)}"
             )
+        per_channel = {"running_mean": self.running_mean, "running_var": self.running_var}
+        for name, values in {**per_channel, "weight": weight, "bias": bias}.items():
+            # Checked before the running statistics change, so a refused input changes nothing.
+            if values is not None and values.numel() != x.shape[1]:
+                raise ShapeError(
+                    f"batch_norm: the input {format_shape(x.shape)} has {x.shape[1]} channels "
+                    f"(dimension 1), but {name} holds {values.numel()} values\n"
+                    f"help: BatchNorm(num_features) must equal the input's channel count, here "
+                    f"{x.shape[1]}"
+                )
         self.dims = (0,) + tuple(range(2, x.ndim))
         shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
         self.param_shape = shape
@@ -142,6 +153,19 @@ class LayerNorm(Gate):
         return (grad_x, grad_w, grad_b)[: len(need)]
 
 
+def check_dropout_p(p) -> float:
+    """Dropout's ``p`` as a float: the fraction of values zeroed, in [0, 1) (1 would zero all).
+
+    The one check of p: ``nn.Dropout`` calls it when it is built, the op when it runs.
+    """
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
+        raise HyperParameterError(
+            f"dropout: p must be a number in [0, 1), got {p!r}\n"
+            "help: p is the fraction of values set to zero while training, e.g. 0.5"
+        )
+    return float(p)
+
+
 class Dropout(Gate):
     """y = x * m / (1 - p), m ~ Bernoulli(1 - p) per element.   dL/dx = G * m / (1 - p).
 
@@ -151,12 +175,7 @@ class Dropout(Gate):
     """
 
     def __init__(self, p: float = 0.5, normalize: bool = True):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(
-                f"dropout: p must be in [0, 1), got {p}\nhelp: p is the fraction "
-                "of values set to zero, e.g. 0.5"
-            )
-        self.p, self.normalize = p, normalize
+        self.p, self.normalize = check_dropout_p(p), normalize
 
     def forward(self, x):
         keep = torch.empty_like(x).bernoulli_(1.0 - self.p)
@@ -215,6 +234,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
 
 def dropout(x, p: float = 0.5, training: bool = True, normalize: bool = True):
     """Zero a fraction ``p`` of values while training; the identity otherwise."""
+    p = check_dropout_p(p)
     if not training or p == 0.0:
         return x
     return Dropout(p, normalize)(x)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from minigrad.errors import HyperParameterError
+from minigrad.nn.checks import check_at_least, check_unit_interval
 from minigrad.optim.optimizer import Optimizer
-from minigrad.optim.validate import HyperParameterError, check_at_least, check_unit_interval
 
 
 def adam_update(
@@ -73,7 +74,7 @@ class Adam(Optimizer):
     Adam(lr=0.001 betas=(0.9, 0.999) eps=1e-08)
     """
 
-    state_keys = ("step", "exp_avg", "exp_avg_sq")
+    state_keys = {"step": "count", "exp_avg": "tensor", "exp_avg_sq": "tensor"}
     decoupled_weight_decay = False
 
     def __init__(

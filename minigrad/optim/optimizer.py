@@ -20,21 +20,29 @@ docstring; the class only remembers things between steps:
 * ``state``: per-parameter memory (momentum buffers, Adam's moments), keyed
   by the parameter's *position* in the optimiser (0, 1, 2 ... across all
   groups), so a saved state fits a fresh model built the same way.
+
+Every change is all or nothing: ``step`` checks every gradient before it
+moves any parameter, ``load_state_dict`` checks the whole state before it
+writes any of it, and setting ``lr`` checks the value first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 
-from minigrad.errors import CheckpointError
-from minigrad.optim.validate import HyperParameterError, check_at_least
+from minigrad.errors import ArgumentTypeError, CheckpointError, SetupError, ShapeError, format_shape
+from minigrad.nn.checks import check_at_least
+from minigrad.nn.seed_names import OptimizerSeedNames
+from minigrad.optim.saved_state import check_saved_groups, check_saved_state
 from minigrad.variable import Variable
 
+_LR_HINT = "the learning rate is a step size: use a small positive number such as 0.01"
 
-class Optimizer:
-    """Base class of every optimiser. Subclasses implement ``update(group, params)``.
+
+class Optimizer(OptimizerSeedNames):
+    """Base class of every optimiser. Subclasses implement ``update(group, todo)``.
 
     ``params`` may be a Module (anything with a ``.parameters()`` method), an
     iterable of Variables, or a list of dicts (param groups) each with a
@@ -44,8 +52,8 @@ class Optimizer:
     stable when a layer is frozen) but skipped.
     """
 
-    #: names of the per-parameter state entries this optimiser keeps
-    state_keys: tuple[str, ...] = ()
+    #: the per-parameter state entries this optimiser keeps: "tensor" or "count"
+    state_keys: dict[str, str] = {}
 
     def __init__(self, params, defaults: dict):
         self.defaults = self.check_hyper_parameters(dict(defaults))
@@ -54,7 +62,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if id(p) in seen:
-                    raise ValueError(
+                    raise SetupError(
                         f"{self.name}: the same Variable {_describe(p)} appears twice\n"
                         "help: give each parameter to one param group only"
                     )
@@ -74,16 +82,23 @@ class Optimizer:
         """
         return {**settings, "lr": check_at_least(self.name, "lr", settings["lr"], 0.0, _LR_HINT)}
 
-    def _make_group(self, given: dict) -> dict:
-        unknown = set(given) - set(self.defaults) - {"params", "initial_lr"}
-        if unknown:
-            raise HyperParameterError(
-                f"{self.name}: param group has unknown setting(s) {sorted(unknown)}\n"
-                f"help: a group may set {sorted(self.defaults)}"
+    def check_group_keys(self, given: dict, where: str, exact: bool) -> None:
+        known = set(self.defaults) | {"params"}
+        unknown, missing = set(given) - known, known - set(given)
+        if unknown or (exact and missing):
+            found = f"unknown setting(s) {sorted(unknown)}" if unknown else ""
+            found += "; " if unknown and exact and missing else ""
+            found += f"missing setting(s) {sorted(missing)}" if exact and missing else ""
+            raise SetupError(
+                f"{self.name}{where}: param group has {found}\n"
+                f"help: a group of {self.name} has {sorted(known)}"
             )
+
+    def _make_group(self, given: dict) -> dict:
+        self.check_group_keys(given, "", exact=False)
         group = {**self.defaults, **given, "params": _as_variables(given["params"], self.name)}
         if not group["params"]:
-            raise ValueError(
+            raise SetupError(
                 f"{self.name}: got an empty list of parameters\n"
                 "help: pass model.parameters() of a model that has parameters"
             )
@@ -96,18 +111,19 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        """Set the learning rate of every param group (a scheduler calls this)."""
-        value = check_at_least(self.name, "lr", value, 0.0, _LR_HINT)
-        for group in self.param_groups:
-            group["lr"] = value
+        """Set the learning rate of every param group."""
+        self.set_lrs([value] * len(self.param_groups))
 
-    def learning_rate(self) -> float:
-        """The learning rate (nimxla's ``learningRate``); the same as ``opt.lr``."""
-        return self.lr
-
-    def set_learning_rate(self, lr: float) -> None:
-        """Set the learning rate (nimxla's ``setLearningRate``); the same as ``opt.lr = lr``."""
-        self.lr = lr
+    def set_lrs(self, lrs: list[float]) -> None:
+        """Set each param group's learning rate (what a scheduler calls); all checked first."""
+        if len(lrs) != len(self.param_groups):
+            raise SetupError(
+                f"{self.name}: got {len(lrs)} learning rates for {len(self.param_groups)} "
+                "param groups\nhelp: give one learning rate per param group"
+            )
+        checked = [check_at_least(self.name, "lr", lr, 0.0, _LR_HINT) for lr in lrs]
+        for group, lr in zip(self.param_groups, checked):
+            group["lr"] = lr
 
     # -- the training-loop calls ---------------------------------------------
     def parameters(self) -> list[Variable]:
@@ -120,19 +136,33 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
-        """Update every parameter that requires a gradient and has one."""
-        position = 0
+        """Update every parameter that requires a gradient and has one.
+
+        Every gradient is checked (shape, dtype, device) before the first
+        parameter moves, so a bad one leaves the whole model as it was.
+        """
+        work, position = [], 0
+        for group in self.param_groups:
+            todo = []
+            for p in group["params"]:
+                grad = p.grad
+                if grad is not None and p.requires_grad:
+                    value = p.value
+                    if (
+                        grad.shape != value.shape
+                        or grad.dtype != value.dtype
+                        or grad.device != value.device
+                    ):
+                        _refuse_gradient(self.name, position, p)
+                    todo.append((p, position))
+                position += 1
+            if todo:
+                work.append((group, todo))
         # Parameters are plain tensors; no_grad only guards against a value
         # that somehow carries torch's own autograd history.
         with torch.no_grad():
-            for group in self.param_groups:
-                todo = []
-                for p in group["params"]:
-                    if p.requires_grad and p.grad is not None:
-                        todo.append((p, self.state.setdefault(position, {})))
-                    position += 1
-                if todo:
-                    self.update(group, todo)
+            for group, todo in work:
+                self.update(group, [(p, self.state.setdefault(i, {})) for p, i in todo])
 
     def update(self, group: dict, todo: list[tuple[Variable, dict]]) -> None:
         """Apply the update rule to each ``(parameter, its state dict)`` in one group."""
@@ -140,9 +170,9 @@ class Optimizer:
 
     # -- saving and loading ---------------------------------------------------
     def state_dict(self) -> dict:
-        """A snapshot: ``{"state": {position: {name: tensor or number}}, "param_groups": [...]}``.
+        """A snapshot: ``{"kind", "state": {position: {name: value}}, "param_groups": [...]}``.
 
-        Only tensors, numbers, bools, tuples, lists and dicts, so
+        Only tensors, numbers, bools, strings, tuples, lists and dicts, so
         ``torch.save`` / ``torch.load(weights_only=True)`` can carry it across
         a restart. Tensors are copies: later steps do not change the snapshot.
         """
@@ -157,49 +187,48 @@ class Optimizer:
             i: {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in entry.items()}
             for i, entry in self.state.items()
         }
-        return {"state": state, "param_groups": groups}
+        return {"kind": self.name, "state": state, "param_groups": groups}
+
+    def check_state_dict(self, state_dict: dict) -> Callable[[], None]:
+        """Check a saved state against this optimiser and return the function that loads it.
+
+        Nothing is written until that function is called. The optimiser must
+        be of the same kind and built on parameters of the same shapes, in
+        the same order and groups.
+        """
+        where = f"{self.name}.load_state_dict"
+        if not isinstance(state_dict, dict) or set(state_dict) != {
+            "kind",
+            "state",
+            "param_groups",
+        }:
+            found = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else None
+            raise CheckpointError(
+                f"{where}: expected a dict with 'kind', 'state' and 'param_groups', got "
+                f"{f'the keys {found}' if found is not None else type(state_dict).__name__}\n"
+                "help: pass what a minigrad optimizer's state_dict() returned"
+            )
+        if state_dict["kind"] != self.name:
+            raise CheckpointError(
+                f"{where}: the state was saved by {state_dict['kind']!r}, this is {self.name}\n"
+                f"help: build the same kind of optimiser as when the state was saved"
+            )
+        groups = check_saved_groups(self, state_dict["param_groups"], where)
+        state = check_saved_state(self, state_dict["state"], where)
+
+        def load() -> None:
+            for group, settings in zip(self.param_groups, groups):
+                group.update(settings)
+            self.state = state
+
+        return load
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore hyper-parameters and state saved by ``state_dict()``.
+        """Restore hyper-parameters and state saved by ``state_dict()`` (all or nothing).
 
-        The optimiser must have been built on the same parameters, in the same
-        order and groups. Tensors are moved to each parameter's device and
-        floating state to its dtype.
+        Tensors are moved to each parameter's device and floating state to its dtype.
         """
-        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
-            raise CheckpointError(
-                f"{self.name}.load_state_dict: expected a dict with 'state' and 'param_groups'\n"
-                "help: pass what optimizer.state_dict() returned"
-            )
-        saved_groups = state_dict["param_groups"]
-        sizes = [len(g["params"]) for g in self.param_groups]
-        saved_sizes = [len(g.get("params", ())) for g in saved_groups]
-        if sizes != saved_sizes:
-            raise CheckpointError(
-                f"{self.name}.load_state_dict: saved param groups have {saved_sizes} "
-                f"parameters, this optimiser has {sizes}\n"
-                "help: build the model and optimiser exactly as when the state was saved"
-            )
-        params = self.parameters()
-        state = {}
-        for key, entry in state_dict["state"].items():
-            position = int(key)
-            if not 0 <= position < len(params) or not set(entry) <= set(self.state_keys):
-                raise CheckpointError(
-                    f"{self.name}.load_state_dict: state entry {key!r} with keys "
-                    f"{sorted(entry)} does not fit (expected positions 0..{len(params) - 1} "
-                    f"and keys among {list(self.state_keys)})\n"
-                    "help: load a state saved by the same kind of optimiser on the same model"
-                )
-            state[position] = {
-                k: _to_like(v, params[position], self.name, k) for k, v in entry.items()
-            }
-        for group, saved in zip(self.param_groups, saved_groups):
-            settings = {k: v for k, v in saved.items() if k != "params"}
-            if isinstance(settings.get("betas"), list):
-                settings["betas"] = tuple(settings["betas"])
-            group.update(self.check_hyper_parameters({**group, **settings}))
-        self.state = state
+        self.check_state_dict(state_dict)()
 
     # -- printing -------------------------------------------------------------
     def describe_group(self, group: dict) -> str:
@@ -212,24 +241,32 @@ class Optimizer:
     __repr__ = __str__
 
 
-_LR_HINT = "the learning rate is a step size: use a small positive number such as 0.01"
-
-
 def _describe(p: Variable) -> str:
     return f"{p.name!r} of shape {tuple(p.shape)}" if p.name else f"of shape {tuple(p.shape)}"
+
+
+def _refuse_gradient(owner: str, position: int, p: Variable) -> None:
+    grad, value = p.grad, p.value
+    raise ShapeError(
+        f"{owner}.step: parameter {position} ({_describe(p)}) has a gradient of "
+        f"{format_shape(grad.shape)} {grad.dtype} on {grad.device}, but the parameter is "
+        f"{format_shape(value.shape)} {value.dtype} on {value.device}; no parameter was changed\n"
+        "help: a gradient must match its parameter; set p.grad only from backprop, and call "
+        "model.to(...) before backward, not between backward and step"
+    )
 
 
 def _as_groups(params) -> list[dict]:
     """The caller's ``params`` as a list of group dicts (without defaults yet)."""
     if isinstance(params, Variable):
-        raise TypeError(
+        raise ArgumentTypeError(
             "optimizer: expected an iterable of Variables, got a single Variable\n"
             "help: wrap it in a list: SGD([w], lr=0.1)"
         )
     if callable(getattr(params, "parameters", None)):
         return [{"params": list(params.parameters())}]
     if not isinstance(params, Iterable):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"optimizer: expected a Module, an iterable of Variables or a list of param "
             f"groups, got {type(params).__name__}\n"
             "help: pass model.parameters()"
@@ -238,7 +275,7 @@ def _as_groups(params) -> list[dict]:
     if items and all(isinstance(item, dict) for item in items):
         for item in items:
             if "params" not in item:
-                raise ValueError(
+                raise SetupError(
                     f"optimizer: param group {sorted(item)} has no 'params' entry\n"
                     "help: write each group as {'params': [...], 'lr': ...}"
                 )
@@ -259,23 +296,8 @@ def _as_variables(params, owner: str) -> list[Variable]:
                 if isinstance(p, torch.Tensor)
                 else "pass minigrad Variables, e.g. model.parameters()"
             )
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"{owner}: expected minigrad Variables as parameters, got "
                 f"{type(p).__name__}\nhelp: {hint}"
             )
     return result
-
-
-def _to_like(value, param: Variable, owner: str, key: str):
-    """A saved state entry on the parameter's device (and dtype, if floating)."""
-    if not isinstance(value, torch.Tensor):
-        return value
-    if value.is_floating_point():
-        if value.shape != param.shape:
-            raise CheckpointError(
-                f"{owner}.load_state_dict: saved {key!r} has shape {tuple(value.shape)}, "
-                f"the parameter has {tuple(param.shape)}\n"
-                "help: build the model exactly as when the state was saved"
-            )
-        return value.to(device=param.device, dtype=param.dtype).clone()
-    return value.to(device=param.device).clone()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from minigrad.errors import HyperParameterError
+from minigrad.nn.checks import check_at_least, check_flag
 from minigrad.optim.optimizer import Optimizer
-from minigrad.optim.validate import HyperParameterError, check_at_least
 
 
 def sgd_update(
@@ -65,7 +66,7 @@ class SGD(Optimizer):
     [0.62, -1.24]
     """
 
-    state_keys = ("momentum_buffer",)
+    state_keys = {"momentum_buffer": "tensor"}
 
     def __init__(
         self,
@@ -100,11 +101,9 @@ class SGD(Optimizer):
             0.0,
             "weight decay pulls weights towards 0: use 0 (off) or a small value such as 1e-4",
         )
-        if not isinstance(settings["nesterov"], bool):
-            raise HyperParameterError(
-                f"{self.name}: nesterov must be True or False, got {settings['nesterov']!r}\n"
-                "help: pass nesterov=True to use Nesterov momentum"
-            )
+        check_flag(
+            self.name, "nesterov", settings["nesterov"], "pass nesterov=True for Nesterov momentum"
+        )
         if settings["nesterov"] and settings["momentum"] <= 0:
             raise HyperParameterError(
                 f"{self.name}: nesterov=True needs momentum > 0, got momentum="
