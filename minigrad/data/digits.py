@@ -18,6 +18,8 @@ from importlib import resources
 import numpy as np
 import torch
 
+from minigrad.errors import DTypeError
+
 NUM_SAMPLES = 1797
 NUM_FEATURES = 64
 NUM_CLASSES = 10
@@ -64,7 +66,7 @@ def load_digits(
     (0.0, 1.0, [0, 1, 2, 3, 4])
     """
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise TypeError(
+        raise DTypeError(
             f"load_digits: dtype must be a floating torch dtype, got {dtype!r}\n"
             "help: use torch.float32 (the default) or torch.float64"
         )

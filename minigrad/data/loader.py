@@ -26,7 +26,14 @@ import numbers
 import numpy as np
 import torch
 
-from minigrad.errors import ShapeError
+from minigrad.errors import (
+    ArgumentTypeError,
+    CheckpointError,
+    DeviceError,
+    HyperParameterError,
+    ShapeError,
+)
+from minigrad.nn.checks import check_between, check_count, check_flag
 
 
 def _as_tensor(value, what: str) -> torch.Tensor:
@@ -38,9 +45,17 @@ def _as_tensor(value, what: str) -> torch.Tensor:
     inner = getattr(value, "value", None)  # a minigrad Variable
     if isinstance(inner, torch.Tensor):
         return inner.detach()
-    raise TypeError(
-        f"{what}: expected torch tensors or numpy arrays, got {type(value).__name__}\n"
-        "help: convert the data first, e.g. torch.as_tensor(values)"
+    if isinstance(value, (list, tuple)):
+        hint = (
+            "stack the samples first: DataLoader((torch.stack(xs), torch.tensor(ys)))"
+            if value and isinstance(value[0], (tuple, list, torch.Tensor))
+            else "convert it first: torch.tensor(values) (a list of numbers has no dtype)"
+        )
+    else:
+        hint = "convert the data first, e.g. torch.as_tensor(values)"
+    raise ArgumentTypeError(
+        f"{what}: expected torch tensors or numpy arrays, got a plain "
+        f"{type(value).__name__}\nhelp: {hint}"
     )
 
 
@@ -54,7 +69,10 @@ class TensorDataset:
 
     def __init__(self, *tensors):
         if not tensors:
-            raise ValueError("TensorDataset: give at least one tensor, e.g. TensorDataset(x, y)")
+            raise ArgumentTypeError(
+                "TensorDataset: expected at least one tensor, got none\n"
+                "help: e.g. TensorDataset(x, y)"
+            )
         self.tensors = tuple(_as_tensor(t, "TensorDataset") for t in tensors)
         sizes = [len(t) if t.dim() > 0 else None for t in self.tensors]
         if None in sizes or len(set(sizes)) != 1:
@@ -87,11 +105,25 @@ def _make_generator(generator) -> torch.Generator:
     if generator is None:
         generator = int(torch.randint(0, 2**62, (1,)).item())
     if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
-        return torch.Generator().manual_seed(int(generator))
-    raise TypeError(
+        seed = check_count("DataLoader", "generator", generator, 0, "a seed is a whole number >= 0")
+        return torch.Generator().manual_seed(seed)
+    raise ArgumentTypeError(
         f"generator must be a torch.Generator, an int seed or None, got "
         f"{type(generator).__name__}\nhelp: e.g. DataLoader(data, 64, shuffle=True, generator=0)"
     )
+
+
+def _as_device(device) -> torch.device | None:
+    if device is None:
+        return None
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise DeviceError(
+            f"DataLoader: device must be a torch device such as 'cpu' or 'cuda', got "
+            f"{device!r} ({str(error).splitlines()[0]})\nhelp: e.g. device='cuda' or "
+            "device=torch.device('cpu')"
+        ) from None
 
 
 class DataLoader:
@@ -116,15 +148,14 @@ class DataLoader:
         drop_last: bool = False,
         device=None,
     ):
-        if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-            raise ValueError(
-                f"DataLoader: batch_size must be a positive integer, got {batch_size!r}\n"
-                "help: e.g. DataLoader((x, y), batch_size=64)"
-            )
+        hint = "e.g. DataLoader((x, y), batch_size=64)"
+        batch_size = check_count("DataLoader", "batch_size", batch_size, 1, hint)
+        shuffle = check_flag("DataLoader", "shuffle", shuffle, "shuffle=True for a new order")
+        drop_last = check_flag("DataLoader", "drop_last", drop_last, "True drops a short batch")
         if isinstance(data, (tuple, list)):
             data = TensorDataset(*data)
         if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"DataLoader: expected (x, y) tensors or a data set with __len__ and "
                 f"__getitem__, got {type(data).__name__}\n"
                 "help: e.g. DataLoader((x, y), batch_size=64)"
@@ -133,7 +164,7 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.device = torch.device(device) if device is not None else None
+        self.device = _as_device(device)
         self.generator = _make_generator(generator) if shuffle else None
 
     def __len__(self) -> int:
@@ -165,6 +196,11 @@ class DataLoader:
         indices = order.tolist() if order is not None else range(len(self.dataset))
         for start in range(0, stop, self.batch_size):
             samples = [self.dataset[i] for i in indices[start : start + self.batch_size]]
+            if not all(isinstance(sample, (tuple, list)) for sample in samples):
+                raise ArgumentTypeError(
+                    f"DataLoader: the data set's items must be tuples such as (x, y), got "
+                    f"{type(samples[0]).__name__}\nhelp: return (x, y) from __getitem__"
+                )
             batch = tuple(
                 torch.stack([torch.as_tensor(s[k]) for s in samples])
                 for k in range(len(samples[0]))
@@ -178,14 +214,39 @@ class DataLoader:
         """The generator's state (a uint8 tensor), so a resumed run sees the same batches."""
         return {"generator": self.generator.get_state() if self.generator is not None else None}
 
+    def check_state_dict(self, state: dict):
+        """Check a saved shuffling state and return the function that restores it."""
+        if not isinstance(state, dict) or set(state) != {"generator"}:
+            raise CheckpointError(
+                f"DataLoader.load_state_dict: expected {{'generator': ...}}, got {state!r:.60}\n"
+                "help: pass what loader.state_dict() returned"
+            )
+        saved = state["generator"]
+        if (saved is None) != (self.generator is None):
+            raise CheckpointError(
+                "DataLoader.load_state_dict: the saved loader "
+                f"{'was not' if saved is None else 'was'} shuffled, this one "
+                f"{'is' if saved is None else 'is not'}, so its batches would differ\n"
+                "help: build the loader with the same shuffle setting as when it was saved"
+            )
+        if saved is not None:
+            try:
+                torch.Generator().set_state(saved)  # a scratch generator: does the state fit?
+            except (TypeError, RuntimeError) as error:
+                raise CheckpointError(
+                    f"DataLoader.load_state_dict: the saved generator state is damaged "
+                    f"({str(error).splitlines()[0]})\nhelp: use an earlier checkpoint"
+                ) from None
+
+        def load() -> None:
+            if saved is not None:
+                self.generator.set_state(saved)
+
+        return load
+
     def load_state_dict(self, state: dict) -> None:
-        """Restore what :meth:`state_dict` saved."""
-        saved = state.get("generator")
-        if saved is None:
-            return
-        if self.generator is None:
-            self.generator = torch.Generator()
-        self.generator.set_state(saved)
+        """Restore what :meth:`state_dict` saved (checked first)."""
+        self.check_state_dict(state)()
 
     def __repr__(self) -> str:
         return (
@@ -220,18 +281,18 @@ def train_test_split(
             f"train_test_split: x has {len(x)} samples but y has {len(y)}\n"
             "help: pass the inputs and labels of the same samples"
         )
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(
-            f"train_test_split: test_fraction must be between 0 and 1, got {test_fraction}\n"
-            "help: e.g. test_fraction=0.2 keeps a fifth of the data for testing"
-        )
+    hint = "e.g. test_fraction=0.2 keeps a fifth of the data for testing"
+    test_fraction = check_between(
+        "train_test_split", "test_fraction", test_fraction, 0.0, 1.0, hint, open_low=True
+    )
     n_test = int(round(test_fraction * len(x)))
     if n_test == 0 or n_test == len(x):
-        raise ValueError(
+        raise HyperParameterError(
             f"train_test_split: {test_fraction} of {len(x)} samples leaves an empty "
             "training or test set\nhelp: use more data or a test_fraction further from 0 and 1"
         )
     if generator is None and seed is not None:
+        seed = check_count("train_test_split", "seed", seed, 0, "a whole number, e.g. seed=0")
         generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(x), generator=generator).to(x.device)
     test, train = order[:n_test], order[n_test:]

@@ -2,6 +2,7 @@
 
 callbacks.py   Callback (on_batch_end, on_epoch_end, ...), LambdaCallback
 metrics.py     predict, evaluate, accuracy, confusion_matrix
+setup.py       check_setup: model, optimiser and scheduler that fit together
 trainer.py     Trainer (fit, history, save/load) and fit(...) in one call
 """
 

@@ -25,6 +25,8 @@ it: ``LambdaCallback(on_batch_end=f)``.
 
 from __future__ import annotations
 
+from minigrad.errors import ArgumentTypeError
+
 
 class Callback:
     """Base class: every method does nothing; override those you need.
@@ -81,8 +83,9 @@ class LambdaCallback(Callback):
             if function is None:
                 continue
             if not callable(function):
-                raise TypeError(
-                    f"LambdaCallback: {name} must be a function, got {type(function).__name__}"
+                raise ArgumentTypeError(
+                    f"LambdaCallback: {name} must be a function, got {type(function).__name__}\n"
+                    "help: e.g. LambdaCallback(on_batch_end=lambda trainer, batch, loss: ...)"
                 )
             # An instance attribute hides the do-nothing method of the class.
             setattr(self, name, function)
@@ -114,7 +117,7 @@ def as_callbacks(callbacks) -> list[Callback]:
         elif callable(item):
             result.append(_EpochFunction(item))
         else:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"callbacks: expected Callback objects or functions, got {type(item).__name__}\n"
                 "help: subclass mg.training.Callback, or pass f(trainer, epoch, record)"
             )

@@ -28,9 +28,15 @@ import sys
 import time
 import warnings
 
+import torch
+
+from minigrad.errors import ArgumentTypeError, SetupError
+from minigrad.nn.checks import check_count, check_flag
 from minigrad.ops import cross_entropy
 from minigrad.training.callbacks import as_callbacks, overrides
-from minigrad.training.metrics import as_tensor, evaluate, is_classification
+from minigrad.training.metrics import as_tensor, check_loss, class_rule, evaluate
+from minigrad.training.setup import check_setup
+from minigrad.variable import Variable
 
 
 class Trainer:
@@ -67,10 +73,13 @@ class Trainer:
         verbose: bool = True,
     ):
         if not callable(loss_fn):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"Trainer: loss_fn must be a function (output, target) -> loss, got "
                 f"{type(loss_fn).__name__}\nhelp: e.g. loss_fn=mg.cross_entropy"
             )
+        check_setup(model, optimizer, scheduler)
+        check_flag("Trainer", "progress", progress, "progress=False hides the bar")
+        check_flag("Trainer", "verbose", verbose, "verbose=False prints no lines")
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -86,16 +95,26 @@ class Trainer:
     # -- the loop -------------------------------------------------------------
     def fit(self, train_loader, test_loader=None, epochs: int = 1) -> list[dict]:
         """Train ``epochs`` more epochs; evaluate on ``test_loader`` after each. Returns history."""
-        if not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"fit: epochs must be a whole number >= 0, got {epochs!r}")
+        epochs = check_count("fit", "epochs", epochs, 0, "the number of epochs to train, e.g. 10")
+        check_setup(self.model, self.optimizer, self.scheduler)
+        for name, loader in (("train_loader", train_loader), ("test_loader", test_loader)):
+            if loader is not None and hasattr(loader, "__len__") and len(loader) == 0:
+                raise SetupError(
+                    f"fit: {name} has no batches ({loader!r})\n"
+                    "help: check its data set; drop_last=True with fewer samples than "
+                    "batch_size leaves none"
+                )
         self._sync_scheduler()
         self.stop_training = False
         last_epoch = self.epoch + epochs
         bar = self._progress_bar(epochs * len(train_loader))
         self._call("on_train_begin")
+        # What the first forward changes before its loss can be checked: batch-norm
+        # statistics and the random state (dropout). Put back if that loss is refused.
+        before = [(b, b.value.clone()) for b in self.model.buffers()], torch.get_rng_state()
         try:
-            for _ in range(epochs):
-                record = self._run_epoch(train_loader, test_loader, bar)
+            for i in range(epochs):
+                record = self._run_epoch(train_loader, test_loader, bar, before if i == 0 else None)
                 self._report(record, last_epoch, bar)
                 if self.stop_training:
                     break
@@ -105,7 +124,7 @@ class Trainer:
         self._call("on_train_end")
         return self.history
 
-    def _run_epoch(self, loader, test_loader, bar) -> dict:
+    def _run_epoch(self, loader, test_loader, bar, before=None) -> dict:
         epoch = self.epoch
         model, optimizer, loss_fn = self.model, self.optimizer, self.loss_fn
         batch_callbacks = [c.on_batch_end for c in self.callbacks if overrides(c, "on_batch_end")]
@@ -115,12 +134,15 @@ class Trainer:
         lr = optimizer.lr
         start = time.perf_counter()
         model.train()
-        loss_sum, samples, hits, skipped = 0.0, 0, None, 0
-        classify = None  # decided on the first batch: can we count hits?
+        loss_sum, samples, hits, skipped, batches = 0.0, 0, None, 0, 0
+        classes, decided = None, False  # on the first batch: how to read classes, if at all
         for batch, (x, y) in enumerate(loader):
             output = model(x)
             loss = loss_fn(output, y)
+            if not isinstance(loss, Variable) or loss.value.numel() != 1:
+                self._refuse_loss(loss, before if batches == 0 else None)
             value = loss.item()
+            batches += 1
             if not math.isfinite(value):
                 skipped += 1
                 self._skip(loss, value, epoch, batch, skipped)
@@ -133,16 +155,22 @@ class Trainer:
             n = len(y)
             loss_sum += value * n
             samples += n
-            if classify is None:
-                classify = is_classification(as_tensor(output), y)
-            if classify:
-                batch_hits = (as_tensor(output).argmax(1) == y).sum()
+            if not decided:
+                classes, decided = class_rule(as_tensor(output), y), True
+            if classes is not None:
+                batch_hits = (classes(as_tensor(output)) == y).sum()
                 hits = batch_hits if hits is None else hits + batch_hits
             for callback in batch_callbacks:
                 callback(self, batch, value)
             if bar is not None:
                 bar.update()
 
+        if batches == 0:
+            raise SetupError(
+                f"fit: the training loader yielded no batches in epoch {epoch + 1}\n"
+                "help: a generator can be iterated only once; pass a DataLoader, which "
+                "starts again every epoch"
+            )
         if self.scheduler is not None:
             self.scheduler.step()
         test = (
@@ -165,6 +193,17 @@ class Trainer:
         self.skipped_batches += skipped
         self._call("on_epoch_end", epoch, record)
         return record
+
+    def _refuse_loss(self, loss, before) -> None:
+        """Raise for a loss that is not one number; on a fit's first batch, undo that forward."""
+        if isinstance(loss, Variable):
+            loss.context.clear()
+        if before is not None:
+            buffers, rng = before
+            for buffer, value in buffers:
+                buffer.value.copy_(value)
+            torch.set_rng_state(rng)
+        check_loss(loss, "fit")
 
     def _skip(self, loss, value: float, epoch: int, batch: int, skipped: int) -> None:
         """Drop a batch whose loss is NaN or Inf: no backward, no step; empty its tape."""
