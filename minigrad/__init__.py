@@ -11,7 +11,8 @@ Reading order (each file imports only the ones before it):
     ops/           every op, one small Gate class each
     inspect.py     the tape as records and a printed table
     gradcheck.py   finite differences against the tape's gradients
-    nn/, optim/, data/, training/, checkpoint.py   the neural-network library
+    nn/, optim/, data/, training/  the neural-network library
+    atomic_file.py, file_kinds.py, checkpoint.py   checkpoints: atomic, checksummed, no code run
 """
 
 # The engine, in reading order.
