@@ -9,8 +9,8 @@ umask's, or the old file's), as ``torch.save`` does.
 
 The operating system's errors come back as a :class:`CheckpointIOError`
 that says, in words, what happened to which file and what is left:
-"no space left on device while writing runs/a.ckpt; the previous file is
-intact", instead of an errno buried in a library's message.
+"no space left on device while writing runs/a.ckpt; the previous checkpoint
+is intact", instead of an errno buried in a library's message.
 """
 
 from __future__ import annotations
@@ -87,11 +87,14 @@ def _running(pid: int) -> bool:
     return True
 
 
-def write_atomically(path, data: bytes) -> Path:
-    """Replace ``path`` by a file holding ``data``, all at once or not at all."""
+def write_atomically(path, data: bytes, what: str = "file") -> Path:
+    """Replace ``path`` by a file holding ``data``, all at once or not at all.
+
+    ``what`` names the file in messages: "the previous checkpoint is intact".
+    """
     path = Path(path)
     existed = path.exists()
-    after = "; the previous file is intact" if existed else "; nothing was written"
+    after = f"; the previous {what} is intact" if existed else f"; no {what} was written"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -147,7 +147,7 @@ def save_checkpoint(
     }
     _check_plain(payload, "checkpoint")
     payload["checksum"] = checksum(payload)
-    return write_atomically(path, _serialize(payload))
+    return write_atomically(path, _serialize(payload), "checkpoint")
 
 
 def _serialize(payload: dict) -> bytes:

@@ -154,7 +154,9 @@ class DataLoader:
         drop_last = check_flag("DataLoader", "drop_last", drop_last, "True drops a short batch")
         if isinstance(data, (tuple, list)):
             data = TensorDataset(*data)
-        if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        if isinstance(data, (str, bytes)) or not (
+            hasattr(data, "__len__") and hasattr(data, "__getitem__")
+        ):
             raise ArgumentTypeError(
                 f"DataLoader: expected (x, y) tensors or a data set with __len__ and "
                 f"__getitem__, got {type(data).__name__}\n"

@@ -101,6 +101,8 @@ class Conv2dBatchNorm(Module):
     ):
         super().__init__()
         common = {"dtype": dtype, "device": device, "generator": generator}
+        # Built first, so that a bad momentum or eps is refused before any weight is drawn.
+        bn = BatchNorm(out_channels, momentum, eps, **common)
         self.conv = Conv2d(
             in_channels,
             out_channels,
@@ -113,7 +115,7 @@ class Conv2dBatchNorm(Module):
             weights=weights,
             **common,
         )
-        self.bn = BatchNorm(out_channels, momentum, eps, **common)
+        self.bn = bn
 
     def forward(self, x):
         return self.bn(self.conv(x))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from minigrad.errors import HyperParameterError
-from minigrad.nn.checks import check_count, check_pair
+from minigrad.nn.checks import check_count, check_flag, check_pair
 from minigrad.nn.init import InitFunc, constant_init, he_init, new_variable
 from minigrad.nn.module import Module
 from minigrad.ops import conv2d
@@ -40,6 +40,7 @@ class Conv2d(Module):
         in_channels = check_count("Conv2d", "in_channels", in_channels, 1, hint)
         out_channels = check_count("Conv2d", "out_channels", out_channels, 1, hint)
         groups = check_count("Conv2d", "groups", groups, 1, "groups=1 is an ordinary convolution")
+        check_flag("Conv2d", "bias", bias, "bias=False leaves out the bias")
         if in_channels % groups or out_channels % groups:
             raise HyperParameterError(
                 f"Conv2d: groups={groups} must divide both in_channels={in_channels} and "

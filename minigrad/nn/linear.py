@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from minigrad.nn.checks import check_count
+from minigrad.nn.checks import check_count, check_flag
 from minigrad.nn.init import InitFunc, constant_init, he_init, new_variable
 from minigrad.nn.module import Module
 from minigrad.ops import linear
@@ -33,6 +33,7 @@ class Linear(Module):
         hint = "it is a number of features, e.g. Linear(64, 10)"
         in_features = check_count("Linear", "in_features", in_features, 1, hint)
         out_features = check_count("Linear", "out_features", out_features, 1, hint)
+        check_flag("Linear", "bias", bias, "bias=False leaves out the bias")
         self.in_features, self.out_features = in_features, out_features
         common = {"generator": generator, "dtype": dtype, "device": device}
         self.weight = new_variable("weight", (out_features, in_features), weights, **common)

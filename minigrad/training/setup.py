@@ -16,7 +16,7 @@ from minigrad.errors import ArgumentTypeError, SetupError
 from minigrad.optim import Optimizer, Scheduler
 
 
-def check_setup(model, optimizer, scheduler) -> None:
+def check_setup(model, optimizer, scheduler, loss_fn=None) -> None:
     """Refuse a model, optimiser and scheduler that cannot train together.
 
     The optimiser must be minigrad's and hold at least one of the model's
@@ -24,6 +24,11 @@ def check_setup(model, optimizer, scheduler) -> None:
     model's, and the weights would never move); the scheduler must drive
     that very optimiser (else the learning rate stays flat).
     """
+    if loss_fn is not None and not callable(loss_fn):
+        raise ArgumentTypeError(
+            f"Trainer: loss_fn must be a function (output, target) -> loss, got "
+            f"{type(loss_fn).__name__}\nhelp: e.g. loss_fn=mg.cross_entropy"
+        )
     if isinstance(optimizer, torch.optim.Optimizer) or not isinstance(optimizer, Optimizer):
         raise ArgumentTypeError(
             f"Trainer: expected a minigrad optimiser, got "
@@ -60,3 +65,14 @@ def check_setup(model, optimizer, scheduler) -> None:
             "so the learning rate would stay flat\n"
             "help: build the scheduler on this optimiser: mg.optim.StepLR(optimizer, ...)"
         )
+
+
+def check_loaders(train_loader, test_loader) -> None:
+    """Refuse a loader that has no batches at all (before any training happens)."""
+    for name, loader in (("train_loader", train_loader), ("test_loader", test_loader)):
+        if loader is not None and hasattr(loader, "__len__") and len(loader) == 0:
+            raise SetupError(
+                f"fit: {name} has no batches ({loader!r})\n"
+                "help: check its data set; drop_last=True with fewer samples than "
+                "batch_size leaves none"
+            )

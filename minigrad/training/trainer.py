@@ -30,12 +30,12 @@ import warnings
 
 import torch
 
-from minigrad.errors import ArgumentTypeError, SetupError
+from minigrad.errors import SetupError
 from minigrad.nn.checks import check_count, check_flag
 from minigrad.ops import cross_entropy
 from minigrad.training.callbacks import as_callbacks, overrides
 from minigrad.training.metrics import as_tensor, check_loss, class_rule, evaluate
-from minigrad.training.setup import check_setup
+from minigrad.training.setup import check_loaders, check_setup
 from minigrad.variable import Variable
 
 
@@ -72,21 +72,12 @@ class Trainer:
         progress: bool = True,
         verbose: bool = True,
     ):
-        if not callable(loss_fn):
-            raise ArgumentTypeError(
-                f"Trainer: loss_fn must be a function (output, target) -> loss, got "
-                f"{type(loss_fn).__name__}\nhelp: e.g. loss_fn=mg.cross_entropy"
-            )
-        check_setup(model, optimizer, scheduler)
+        check_setup(model, optimizer, scheduler, loss_fn)
         check_flag("Trainer", "progress", progress, "progress=False hides the bar")
         check_flag("Trainer", "verbose", verbose, "verbose=False prints no lines")
-        self.model = model
-        self.optimizer = optimizer
-        self.loss_fn = loss_fn
-        self.scheduler = scheduler
-        self.callbacks = as_callbacks(callbacks)
-        self.progress = progress
-        self.verbose = verbose
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.scheduler, self.callbacks = scheduler, as_callbacks(callbacks)
+        self.progress, self.verbose = progress, verbose
         self.history: list[dict] = []
         self.epoch = 0
         self.skipped_batches = 0
@@ -96,22 +87,23 @@ class Trainer:
     def fit(self, train_loader, test_loader=None, epochs: int = 1) -> list[dict]:
         """Train ``epochs`` more epochs; evaluate on ``test_loader`` after each. Returns history."""
         epochs = check_count("fit", "epochs", epochs, 0, "the number of epochs to train, e.g. 10")
-        check_setup(self.model, self.optimizer, self.scheduler)
-        for name, loader in (("train_loader", train_loader), ("test_loader", test_loader)):
-            if loader is not None and hasattr(loader, "__len__") and len(loader) == 0:
-                raise SetupError(
-                    f"fit: {name} has no batches ({loader!r})\n"
-                    "help: check its data set; drop_last=True with fewer samples than "
-                    "batch_size leaves none"
-                )
+        check_setup(self.model, self.optimizer, self.scheduler, self.loss_fn)
+        check_loaders(train_loader, test_loader)
         self._sync_scheduler()
         self.stop_training = False
         last_epoch = self.epoch + epochs
-        bar = self._progress_bar(epochs * len(train_loader))
+        per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
+        bar = self._progress_bar(epochs * per_epoch if per_epoch is not None else None)
         self._call("on_train_begin")
-        # What the first forward changes before its loss can be checked: batch-norm
-        # statistics and the random state (dropout). Put back if that loss is refused.
-        before = [(b, b.value.clone()) for b in self.model.buffers()], torch.get_rng_state()
+        # What the first batch changes before its loss can be checked: the loader's
+        # shuffling, batch-norm statistics, the random state (dropout). Put back if
+        # that loss is refused.
+        shuffling = getattr(train_loader, "state_dict", None)
+        before = (
+            [(b, b.value.clone()) for b in self.model.buffers()],
+            torch.get_rng_state(),
+            (train_loader, shuffling()) if callable(shuffling) else None,
+        )
         try:
             for i in range(epochs):
                 record = self._run_epoch(train_loader, test_loader, bar, before if i == 0 else None)
@@ -140,7 +132,7 @@ class Trainer:
             output = model(x)
             loss = loss_fn(output, y)
             if not isinstance(loss, Variable) or loss.value.numel() != 1:
-                self._refuse_loss(loss, before if batches == 0 else None)
+                self._refuse_loss(loss, output, before if batches == 0 else None)
             value = loss.item()
             batches += 1
             if not math.isfinite(value):
@@ -194,15 +186,18 @@ class Trainer:
         self._call("on_epoch_end", epoch, record)
         return record
 
-    def _refuse_loss(self, loss, before) -> None:
-        """Raise for a loss that is not one number; on a fit's first batch, undo that forward."""
-        if isinstance(loss, Variable):
-            loss.context.clear()
+    def _refuse_loss(self, loss, output, before) -> None:
+        """Raise for a loss that is not one number; on a fit's first batch, undo that batch."""
+        for value in (loss, output):
+            if isinstance(value, Variable):
+                value.context.clear()
         if before is not None:
-            buffers, rng = before
+            buffers, rng, loader = before
             for buffer, value in buffers:
                 buffer.value.copy_(value)
             torch.set_rng_state(rng)
+            if loader is not None:
+                loader[0].load_state_dict(loader[1])
         check_loss(loss, "fit")
 
     def _skip(self, loss, value: float, epoch: int, batch: int, skipped: int) -> None:
