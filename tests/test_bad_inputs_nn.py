@@ -384,6 +384,7 @@ BAD = [
     ("load momentum '0.9'", lambda w: w.opt.load_state_dict(saved_opt(w, lambda s: with_setting(s, "momentum", "0.9"))), E.CheckpointError, "'0.9'"),
     ("load a group without nesterov", lambda w: w.opt.load_state_dict(saved_opt(w, lambda s: s["param_groups"][0].pop("nesterov"))), E.CheckpointError, "missing setting(s) ['nesterov']"),
     ("load a momentum buffer of a shape", lambda w: w.opt.load_state_dict(saved_opt(w, lambda s: s["state"][0].update(momentum_buffer=torch.ones(2)))), E.CheckpointError, "has shape (2,)"),
+    ("load new settings with a bad buffer", lambda w: w.opt.load_state_dict(saved_opt(w, lambda s: (with_setting(s, "lr", 0.5), s["state"][1].update(momentum_buffer=torch.ones(2))))), E.CheckpointError, "has shape (2,)"),
     ("load a state at position 9", lambda w: w.opt.load_state_dict(saved_opt(w, lambda s: s["state"].update({9: {}}))), E.CheckpointError, "position"),
     ("load 2 saved groups into 1", lambda w: w.opt.load_state_dict(saved_opt(w, lambda s: s["param_groups"].append(dict(s["param_groups"][0])))), E.CheckpointError, "param groups"),
     ("load an Adam step '3'", lambda w: mg.optim.Adam(w.other.parameters()).load_state_dict({"kind": "Adam", "state": {0: {"step": "3"}}, "param_groups": mg.optim.Adam(w.other.parameters()).state_dict()["param_groups"]}), E.CheckpointError, "step count"),
