@@ -122,19 +122,20 @@ GradcheckView(whole)
 # %% [markdown]
 # To find the culprit, check each node **alone**: run its gate again on the very inputs it
 # saw, and compare its backward with finite differences of that one gate.
-# `exercises.gradcheck_node(node)` does this for one recorded node (it needs a tape that
+# `mg.gradcheck_node(node)` does this for one recorded node (it needs a tape that
 # kept its outputs, which `exercises.mystery_model()` makes). Here is the tape:
 
 # %%
 ctx, loss = exercises.mystery_model(seed=0)
 print(ctx)
-print(exercises.gradcheck_node(ctx[0]))
+print(mg.gradcheck_node(ctx[0]))
 
 # %% [markdown]
 # ### Exercise: find the wrong node
 #
 # Write `find_wrong_node(ctx)`: walk the tape, check every node alone, and return the index
-# of the first node whose check fails. The check runs it on two different mystery tapes.
+# of the first node whose check fails. The check runs it on three mystery tapes, where the
+# wrong node sits at different places.
 
 # %% tags=["exercise"]
 # EXERCISE wrong_node
@@ -158,7 +159,7 @@ passed = exercises.check_wrong_node(find_wrong_node)
 # kind of bug only a numerical check finds.
 
 # %%
-reports = [exercises.gradcheck_node(node) for node in ctx]
+reports = [mg.gradcheck_node(node) for node in ctx]
 for node, report in zip(ctx, reports):
     print(f"node {node.index} {node.op:<9} {'ok' if report else 'WRONG'}")
 culprit = next(i for i, r in enumerate(reports) if not r)
