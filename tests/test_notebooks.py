@@ -29,9 +29,11 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+PAIRS = NOTEBOOKS / "pairs"  # the text forms, out of the learner's file browser
 SOLUTIONS = NOTEBOOKS / "solutions"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-NAMES = [p.stem for p in LESSONS]
+NAMES = [p.stem for p in LESSONS]  # the start page 00_start_here, then lessons 1 to n
+START = "00_start_here"
 
 EXERCISE = re.compile(r"^#\s*EXERCISE\s+(\w+)")
 CHECK = re.compile(r"^#\s*CHECK\s+(\w+)")
@@ -122,10 +124,37 @@ def exercise_lessons() -> list[str]:
 # -- the course is all there ------------------------------------------------------
 
 
-def test_the_course_has_twelve_lessons_in_order():
-    numbers = [int(name[:2]) for name in NAMES]
+def test_the_course_has_a_start_page_then_twelve_lessons_in_order():
+    assert NAMES[0] == START, f"the course should open with {START}.ipynb: {NAMES}"
+    numbers = [int(name[:2]) for name in NAMES[1:]]
     assert numbers == list(range(1, len(numbers) + 1)), f"lessons are not numbered 1..n: {NAMES}"
     assert len(numbers) >= 12, f"expected at least 12 lessons, found {len(numbers)}: {NAMES}"
+
+
+def links(name: str) -> set[str]:
+    """The notebooks a notebook's markdown links to."""
+    text = "\n".join(c.source for c in read(name).cells if c.cell_type == "markdown")
+    return set(re.findall(r"\]\(([\w.]+\.ipynb)\)", text))
+
+
+def test_the_start_page_links_every_lesson():
+    missing = {f"{name}.ipynb" for name in NAMES[1:]} - links(START)
+    assert not missing, f"{START}.ipynb does not link {sorted(missing)}"
+
+
+@pytest.mark.parametrize("position", range(1, len(NAMES)))
+def test_each_lesson_links_to_the_previous_and_the_next(position):
+    name = NAMES[position]
+    wanted = {f"{NAMES[position - 1]}.ipynb"}
+    if position + 1 < len(NAMES):
+        wanted.add(f"{NAMES[position + 1]}.ipynb")
+    assert wanted <= links(name), f"{name} should link to {sorted(wanted - links(name))}"
+    assert all((NOTEBOOKS / link).exists() for link in links(name)), f"{name}: a broken link"
+
+
+def test_the_file_browser_shows_each_lesson_once():
+    beside = sorted(p.name for p in NOTEBOOKS.glob("*.py"))
+    assert not beside, f"text forms beside the notebooks (move them to pairs/): {beside}"
 
 
 def test_readme_lists_every_lesson():
@@ -148,7 +177,7 @@ def test_committed_without_outputs(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_pair_is_in_sync(name):
-    text_form = NOTEBOOKS / f"{name}.py"
+    text_form = PAIRS / f"{name}.py"
     assert text_form.exists(), f"{name}.ipynb has no text pair {text_form.name}"
     from_text = jupytext.read(text_form)
     from_ipynb = read(name)
@@ -157,7 +186,8 @@ def test_pair_is_in_sync(name):
         return [(c.cell_type, c.source.strip(), tuple(tags(c))) for c in nb.cells]
 
     assert cells(from_text) == cells(from_ipynb), (
-        f"{name}.py and {name}.ipynb differ: run `.venv/bin/jupytext --sync notebooks/{name}.py`"
+        f"pairs/{name}.py and {name}.ipynb differ: run "
+        f"`.venv/bin/jupytext --sync notebooks/pairs/{name}.py`"
     )
 
 

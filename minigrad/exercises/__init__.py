@@ -76,6 +76,7 @@ from minigrad.exercises.outcomes import progress
 from minigrad.exercises.registry import EXERCISES, hint, reset_hints
 
 # One module per lesson, in course order; each registers its exercises when imported.
+from minigrad.exercises.lesson00 import check_warm_up
 from minigrad.exercises.lesson03 import check_matmul_grad
 from minigrad.exercises.lesson04 import check_softplus_gate
 from minigrad.exercises.lesson05 import (
@@ -99,6 +100,7 @@ __all__ = [
     "check_central_difference",
     "check_matmul_grad",
     "check_softplus_gate",
+    "check_warm_up",
     "check_wrong_node",
     "exercise",
     "grading",

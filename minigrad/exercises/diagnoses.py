@@ -140,15 +140,16 @@ def _simple_fraction(factor: float) -> Fraction | None:
     return fraction if abs(float(fraction) - factor) < 1e-6 * abs(factor) else None
 
 
-def describe_factor(factor: float, explanations: dict | None = None) -> str:
-    """ "exactly 2x the expected", "about 1.41x the expected", or a sign flip."""
+def describe_factor(factor: float, explanations: dict | None = None, elements: int = 2) -> str:
+    """Words for a constant factor: "exactly 2x the expected", "about 1.41x", a sign flip."""
     fraction = _simple_fraction(factor)
+    subject = "every element" if elements > 1 else "your value"
     if fraction == -1:
-        text = "every element has the wrong sign (exactly -1x the expected): a sign flip"
+        text = f"{subject} has the wrong sign (exactly -1x the expected): a sign flip"
     elif fraction is not None:
-        text = f"every element is exactly {_fraction_text(fraction)}x the expected"
+        text = f"{subject} is exactly {_fraction_text(fraction)}x the expected"
     else:
-        text = f"every element is about {factor:.4g}x the expected (one constant factor)"
+        text = f"{subject} is about {factor:.4g}x the expected (one constant factor)"
     for known, why in (explanations or {}).items():
         if abs(factor - known) < 1e-6 * abs(known):
             return f"{text}: {why}"
@@ -200,7 +201,7 @@ def diagnose(
         return flipped
     factor = constant_factor(expected, received)
     if factor is not None:
-        return describe_factor(factor, factors)
+        return describe_factor(factor, factors, expected.numel())
     if received.shape == expected.shape and bool((received == 0).all()):
         return "every element is zero: is the result connected to the inputs at all?"
     return None

@@ -52,9 +52,10 @@ def check_central_difference(check: Check, central_difference) -> str:
                 "use the function's eps argument",
             ),
         )
+        check.case = f"f = {f.__name__}, x = {x}, eps = {eps}"
         received = check.call(central_difference, f, x, eps, names=("f", "x", "eps"))
         check.expect(
-            f"the estimate of {f.__name__}' at x = {x} with eps = {eps}",
+            "the estimate",
             want,
             received,
             rtol=1e-9,

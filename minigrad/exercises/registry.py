@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 # The lessons, in order: the progress table and the hints name them this way.
 LESSONS = {
+    0: "00_start_here",
     1: "01_derivatives",
     2: "02_the_tape",
     3: "03_tensors",

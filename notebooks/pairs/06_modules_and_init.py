@@ -134,3 +134,6 @@ print("Conv2d(3 -> 16, 5x5) weight (16, 3, 5, 5): fans =", nn.fans((16, 3, 5, 5)
 # recursively. Initialise so that $\text{fan} \cdot \operatorname{Var}(w)$ suits the
 # activation: He for ReLU, Glorot for tanh. Measure the activation statistics of a deep
 # network before you train it: it costs one forward pass.
+
+# %% [markdown]
+# **Next:** [Lesson 7: optimisers](07_optimisers.ipynb) · **Previous:** [Lesson 5: gradient checking](05_gradient_checking.ipynb) · [Start here](00_start_here.ipynb)

@@ -172,3 +172,6 @@ print(ctx4)
 # reverse so that every gradient is complete before it is used; values used several times
 # get the sum of their gradients; the tape is emptied after use unless `retain_graph=True`;
 # `no_grad` records nothing.
+
+# %% [markdown]
+# **Next:** [Lesson 3: tensors, broadcasting and matmul](03_tensors.ipynb) · **Previous:** [Lesson 1: derivatives and the chain rule](01_derivatives.ipynb) · [Start here](00_start_here.ipynb)

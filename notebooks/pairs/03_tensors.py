@@ -138,3 +138,6 @@ print("w.grad shape", tuple(w.grad.shape), "matches the sum of five A_i^T G_i:",
 # **What to remember.** Broadcasting reuses values, so their gradients are sums over the
 # stretched dimensions. For matmul, let the shapes write the formula:
 # $\partial L/\partial A = G B^\top$, $\partial L/\partial B = A^\top G$.
+
+# %% [markdown]
+# **Next:** [Lesson 4: writing your own Gate](04_your_own_gate.ipynb) · **Previous:** [Lesson 2: the tape](02_the_tape.ipynb) · [Start here](00_start_here.ipynb)

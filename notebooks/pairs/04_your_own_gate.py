@@ -152,3 +152,6 @@ plt.show()
 # **What to remember.** A gate is forward and backward side by side; backward returns one
 # gradient per input, each shaped like its input. Check every new gate with a gradient check
 # before you trust it: that is the next lesson.
+
+# %% [markdown]
+# **Next:** [Lesson 5: gradient checking](05_gradient_checking.ipynb) · **Previous:** [Lesson 3: tensors, broadcasting and matmul](03_tensors.ipynb) · [Start here](00_start_here.ipynb)

@@ -169,3 +169,6 @@ GradcheckView(reports[culprit])
 # **What to remember.** Central differences in float64 are the referee. Check a whole model
 # to know *whether* something is wrong; check each node alone to know *where*. Lesson 2's
 # tape is what makes the second possible: every node is data you can run again.
+
+# %% [markdown]
+# **Next:** [Lesson 6: modules, parameters and initialisation](06_modules_and_init.ipynb) · **Previous:** [Lesson 4: writing your own Gate](04_your_own_gate.ipynb) · [Start here](00_start_here.ipynb)

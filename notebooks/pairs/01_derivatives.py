@@ -188,3 +188,6 @@ plt.show()
 # **What to remember.** A derivative is a local rate of change. The chain rule multiplies
 # local rates along a path, starting from the output. Next lesson: how minigrad records the
 # path (the *tape*) and walks it backwards.
+
+# %% [markdown]
+# **Next:** [Lesson 2: the tape](02_the_tape.ipynb) · **Previous:** [Start here](00_start_here.ipynb)
