@@ -77,17 +77,30 @@ from minigrad.exercises.registry import EXERCISES, hint, reset_hints
 
 # One module per lesson, in course order; each registers its exercises when imported.
 from minigrad.exercises.lesson00 import check_warm_up
-from minigrad.exercises.lesson03 import check_matmul_grad
-from minigrad.exercises.lesson04 import check_softplus_gate
+from minigrad.exercises.lesson01 import check_expression_grads, check_tanh_neuron
+from minigrad.exercises.lesson02 import check_reverse_walk, check_topological_order, neuron_tape
+from minigrad.exercises.lesson03 import (
+    check_linear_backward,
+    check_matmul_grad,
+    check_sum_to_shape,
+)
+from minigrad.exercises.lesson04 import (
+    check_divide_gate,
+    check_logsumexp_gate,
+    check_softplus_gate,
+)
 from minigrad.exercises.lesson05 import (
     Softsign,
     Swish,
     check_central_difference,
+    check_kink_mask,
+    check_relative_error,
     check_wrong_node,
     mystery_forward,
     mystery_inputs,
     mystery_model,
 )
+from minigrad.exercises.lesson06 import check_conv_fans, check_deep_init
 
 __all__ = [
     "Check",
@@ -98,8 +111,20 @@ __all__ = [
     "Softsign",
     "Swish",
     "check_central_difference",
+    "check_conv_fans",
+    "check_deep_init",
+    "check_divide_gate",
+    "check_expression_grads",
+    "check_kink_mask",
+    "check_linear_backward",
+    "check_logsumexp_gate",
     "check_matmul_grad",
+    "check_relative_error",
+    "check_reverse_walk",
     "check_softplus_gate",
+    "check_sum_to_shape",
+    "check_tanh_neuron",
+    "check_topological_order",
     "check_warm_up",
     "check_wrong_node",
     "exercise",
@@ -108,6 +133,7 @@ __all__ = [
     "mystery_forward",
     "mystery_inputs",
     "mystery_model",
+    "neuron_tape",
     "progress",
     "reset_hints",
 ]

@@ -87,11 +87,12 @@ class Check:
         """Stop here: FAIL with ``detail`` (what and where) and ``diagnosis`` (what kind)."""
         raise _Failed(f"with {self.case}: {detail}" if self.case else detail, diagnosis)
 
-    def call(self, fn, *args, names: tuple[str, ...] = ()):
+    def call(self, fn, *args, names: tuple[str, ...] = (), explain=None):
         """``fn(*copies of args)``: the learner's answer. Errors in it become a FAIL.
 
         Tensors, lists, tuples and dicts are copied; anything else (a function,
         a tape) is passed as it is. A copy that comes back changed is noted.
+        ``explain(error)`` may give a diagnosis for an error typical of this exercise.
         """
         names = tuple(names) + tuple(f"input {i}" for i in range(len(names), len(args)))
         copies = [_copy(a) for a in args]
@@ -108,7 +109,7 @@ class Check:
                 None,
             )
         except Exception as error:  # the learner's code: report it, never crash the lesson
-            self.fail(_raised(error), _explain(error))
+            self.fail(_raised(error), (explain and explain(error)) or _explain(error))
         for name, copy_, original in zip(names, copies, before):
             change = _change(copy_, original)
             if change and name not in self.changed:
@@ -164,9 +165,10 @@ def exercise(id: str, lesson: int, title: str, hints: tuple[str, ...]):
                     checker.fail(
                         "the values are right, but your code changed its input "
                         + _changes(checker.changed),
-                        "an input belongs to the caller: in backprop the same gradient tensor "
-                        "can be shared by several gates, so an in-place op corrupts theirs; "
-                        "compute a new tensor instead of modifying the one you were given",
+                        "an input belongs to the caller, who may still use it (in backprop one "
+                        "gradient tensor can be shared by several gates, so an in-place op "
+                        "corrupts theirs): build new values instead of modifying the ones you "
+                        "were given",
                     )
                 result = CheckResult(spec.id, True, f"PASS {spec.id}: {summary}")
             except _Failed as failed:

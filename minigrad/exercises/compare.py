@@ -53,8 +53,8 @@ def mismatch(
             return Mismatch(
                 f"{name} has the right values but shape {format_shape(got.shape)} instead of "
                 f"{format_shape(want.shape)}",
-                "a gradient always has the shape of the value it belongs to: keep (or restore) "
-                "its dimensions, including those of size 1",
+                "only the shape is wrong: check which dimensions of size 1 you keep, add or "
+                "drop (a gradient has exactly the shape of the value it belongs to)",
             )
         return Mismatch(
             f"{name} should have shape {format_shape(want.shape)}, received shape "

@@ -104,8 +104,8 @@ def wrong_broadcast_dims(value, summed: tuple[int, ...], right: tuple[int, ...])
     """A broadcast gradient summed over other dimensions than the stretched ones."""
     return Mistake(
         value,
-        f"that is the gradient summed over dimension(s) {summed}; broadcasting stretched "
-        f"dimension(s) {right}, and those are the ones to sum over",
+        f"that is the gradient summed over dimension(s) {summed}; broadcasting added or "
+        f"stretched dimension(s) {right}, and those are the ones to sum over",
     )
 
 

@@ -13,7 +13,7 @@ import torch
 
 from minigrad import ops
 from minigrad.exercises.checking import Check, Mistake, exercise
-from minigrad.exercises.diagnoses import one_sided
+from minigrad.exercises.diagnoses import as_float64, one_sided
 from minigrad.gate import Gate
 from minigrad.tape import Context, Node
 from minigrad.variable import Variable
@@ -64,6 +64,106 @@ def check_central_difference(check: Check, central_difference) -> str:
             factors={2: "did you divide by eps instead of 2*eps?"},
         )
     return f"right on {len(cases)} functions, at steps eps from 1e-4 to 0.1"
+
+
+# -- the relative error ---------------------------------------------------------------------
+
+
+def relative_errors(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """|a - b| / max(|a|, |b|) element by element, 0 where both are 0."""
+    size = torch.maximum(a.abs(), b.abs())
+    return torch.where(size > 0, (a - b).abs() / torch.where(size > 0, size, 1.0), 0.0)
+
+
+@exercise(
+    "relative_error",
+    lesson=5,
+    title="the relative error of two gradients",
+    hints=(
+        "An absolute difference of 1e-6 is tiny next to a gradient of 1e3 and huge next to "
+        "one of 1e-9: divide each difference by the size of the numbers it compares. Use "
+        "the larger of the two magnitudes, so that swapping a and b changes nothing, and say "
+        "what happens where both are exactly 0.",
+        "Element by element: |a - b| / max(|a|, |b|), defined as 0 where a = b = 0 (nothing "
+        "to compare). The report is the worst element: the maximum over all of them.",
+    ),
+)
+def check_relative_error(check: Check, relative_error) -> str:
+    """``relative_error(a, b)``: the largest |a - b| / max(|a|, |b|) over the elements, a number."""
+    cases = [
+        ([2.0, 4.0], [2.2, 4.0]),
+        ([1e8, -3e8], [1.1e8, -3e8]),
+        ([1e-10, 5e-11], [1e-10, 4e-11]),
+        ([-3.0, -1.0], [-2.0, -1.0]),
+        ([0.0, 1.0, 0.0], [0.0, 1.5, 0.0]),
+        ([1.0, 0.25], [-1.0, 0.25]),
+        ([[0.5, 2.0], [4.0, -8.0]], [[0.5, 2.0], [4.0, -7.0]]),
+    ]
+    for a, b in cases:
+        a, b = (torch.tensor(v, dtype=torch.float64) for v in (a, b))
+        check.case = f"a = {a.tolist()}, b = {b.tolist()}"
+        errors = relative_errors(a, b)
+        scale = a.abs().clamp_min(1e-300)
+        mistakes = (
+            Mistake((a - b).abs().max(), "that is the absolute error: divide each difference "
+                    "by the size of the numbers it compares"),
+            Mistake(((a - b).abs() / scale).max(), "divided by |a| alone: the result changes "
+                    "when a and b swap places; use the larger of the two magnitudes"),
+            Mistake(errors.mean(), "that is the average over the elements: a gradient check "
+                    "reports the worst element, where one wrong entry cannot hide"),
+            Mistake(torch.where(a * b != 0, (a - b).abs() / torch.maximum(a, b), 0.0).max(),
+                    "the denominator must be a magnitude: with negative numbers the larger of "
+                    "a and b is not the larger in size"),
+        )  # fmt: skip
+        received = check.call(relative_error, a, b, names=("a", "b"))
+        as_number = as_float64(received)
+        if as_number is not None and bool(torch.isnan(as_number).any()):
+            check.fail(
+                f"the result is nan (expected {errors.max().item():.6g})",
+                "0 / 0 where a and b are both zero: nothing differs there, so count it as 0",
+            )
+        check.expect("the relative error", errors.max(), received, rtol=1e-9, atol=1e-300,
+                     mistakes=mistakes)  # fmt: skip
+    return f"right on {len(cases)} pairs: tiny, huge, negative, zero and opposite values"
+
+
+# -- what a gradient check reports at a kink --------------------------------------------------
+
+
+@exercise(
+    "kink_mask",
+    lesson=5,
+    title="where a gradient check meets a kink",
+    hints=(
+        "The central difference looks at f(x - eps) and f(x + eps). ReLU has a kink at 0: "
+        "the estimate is wrong exactly where the two probes land on different sides of it. "
+        "For which x does that happen?",
+        "One probe on each side of 0 means x - eps < 0 < x + eps, that is, x closer to 0 "
+        "than eps. Return that as a boolean tensor shaped like x.",
+    ),
+)
+def check_kink_mask(check: Check, kink_mask) -> str:
+    """``kink_mask(x, eps)``: True where the central difference of relu at x straddles 0."""
+    for eps in (0.1, 1e-3, 1e-6):
+        factors = [0.0, 0.5, -0.5, 0.2, -0.8, 2.0, -2.0, 10.0, -10.0, 1.5, -1.5, 0.05]
+        x = torch.tensor(factors, dtype=torch.float64) * eps
+        check.case = f"eps = {eps}, x = {[round(f, 2) for f in factors]} * eps"
+        want = (x.abs() < eps).double()
+        mistakes = (
+            Mistake((x < eps).double(), "a negative x far from 0 is not near the kink: what "
+                    "matters is how far x is from 0, in either direction"),
+            Mistake((x.abs() < eps / 2).double(), "the probes sit a whole eps to each side of "
+                    "x, not half of it"),
+            Mistake((x == 0).double(), "not only x = 0: whenever one probe lands on each "
+                    "side of the kink, the estimate mixes the two slopes"),
+            Mistake((x.abs() >= eps).double(), "that is the opposite: the places where the "
+                    "check can be trusted"),
+        )  # fmt: skip
+        received = check.call(kink_mask, x, eps, names=("x", "eps"))
+        if isinstance(received, torch.Tensor):
+            received = received.double()
+        check.expect("the mask", want, received, mistakes=mistakes)
+    return "right at three step sizes, on both sides of the kink"
 
 
 # -- the demo model: which gate is wrong? ---------------------------------------------

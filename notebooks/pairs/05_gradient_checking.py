@@ -104,12 +104,97 @@ print(good)
 GradcheckView(good)
 
 # %% [markdown]
+# ## How close is close enough?
+#
+# An analytic and a numeric gradient never agree to the last digit, so a check needs a
+# tolerance, and an absolute one cannot work: a difference of $10^{-6}$ is nothing next to a
+# gradient of $10^3$ and everything next to one of $10^{-9}$. What makes sense is the
+# **relative error**, the difference measured against the size of the numbers compared.
+#
+# ### Exercise: the relative error
+#
+# Write `relative_error(a, b)` for two tensors of the same shape: compare them element by
+# element, relative to the larger of the two magnitudes (so that swapping `a` and `b` changes
+# nothing), and report the worst element as a number. Where both are 0 there is nothing to
+# compare: count it as 0. The check tries tiny, huge, negative and zero values.
+
+# %% tags=["exercise"]
+# EXERCISE relative_error
+def relative_error(a, b):
+    """The worst element's relative error between tensors a and b, as a number."""
+    # Your code here: replace the line below.
+    raise NotImplementedError("write relative_error")
+
+
+# %% tags=["check"]
+# CHECK relative_error
+passed = exercises.check_relative_error(relative_error)
+
+# %% [markdown]
+# With float64 central differences, a right gradient typically has a relative error below
+# $10^{-7}$; a wrong one, above $10^{-2}$. Once your function passes, the cell below measures
+# the check we just ran.
+
+# %%
+if passed:
+    for name, analytic, numeric in zip(["x", "w"], good.analytic, good.numeric):
+        print(f"{name}: relative error {relative_error(analytic, numeric):.2e}")
+
+# %% [markdown]
+# ## What a gradient check reports at a kink
+#
+# ReLU has no derivative at 0: its slope is 0 on the left and 1 on the right, and minigrad
+# (like torch) uses 0 at exactly 0. The central difference at $x$ looks at $x - h$ and
+# $x + h$; when those two probes land on *different sides* of the kink, it measures a slope
+# somewhere between 0 and 1, and the check fails although the gate is right. Here it is:
+# `gradcheck` on `relu` at a few points, some of them closer to 0 than its step
+# $h = 10^{-6}$.
+
+# %%
+kinked = mg.tensor([-2.0, -4e-7, 0.0, 3e-7, 1.5, 2e-6], requires_grad=True, name="x",
+                   dtype=torch.float64)  # fmt: skip
+print(mg.gradcheck(mg.relu, kinked))
+
+# %% [markdown]
+# ### Exercise: where does the check meet the kink?
+#
+# Write `kink_mask(x, eps)`: a boolean tensor shaped like `x`, True exactly where the central
+# difference of ReLU with step `eps` straddles the kink (and so disagrees with the analytic
+# slope). The check tries three step sizes.
+
+# %% tags=["exercise"]
+# EXERCISE kink_mask
+def kink_mask(x, eps):
+    """True where the central difference of relu at x, with step eps, straddles the kink."""
+    # Your code here: replace the line below.
+    raise NotImplementedError("write kink_mask")
+
+
+# %% tags=["check"]
+# CHECK kink_mask
+passed = exercises.check_kink_mask(kink_mask)
+
+# %% [markdown]
+# Your mask should pick out exactly the elements the report above calls wrong. In a real
+# model, that is why a gradient check of a ReLU network now and then fails on a handful of
+# elements: check at points away from the kinks (or with a smaller step), and read a failure
+# that sits at a kink as the kink's, not the gate's.
+
+# %%
+if passed:
+    report = mg.gradcheck(mg.relu, kinked)
+    flagged = sorted(m.index[0] for m in report.mismatches)
+    print("the check disagrees at elements", flagged)
+    print("your mask flags elements       ", kink_mask(kinked.value, 1e-6).nonzero().flatten().tolist())
+
+# %% [markdown]
 # ## Finding the one wrong op on a tape
 #
 # `exercises.mystery_forward` is a small network: linear, softsign, matmul, swish, a squared
 # mean. One of its gates has a wrong backward. Checking the whole network tells you
-# *something* is wrong, but look where: nearly every element of every input disagrees,
-# because a wrong gradient near the output flows into everything before it.
+# *something* is wrong, but look where: the disagreements are everywhere, in every input
+# (the cell counts them), because a wrong gradient near the output flows into everything
+# before it.
 
 # %%
 names = ["x", "w1", "b1", "w2"]
@@ -117,6 +202,7 @@ values = exercises.mystery_inputs(seed=0)
 leaves = [mg.tensor(v, requires_grad=True, name=n) for v, n in zip(values, names)]
 whole = mg.gradcheck(exercises.mystery_forward, *leaves)
 print(whole)
+print(f"{len(whole.mismatches)} of {sum(v.numel() for v in values)} elements disagree")
 GradcheckView(whole)
 
 # %% [markdown]
@@ -152,18 +238,31 @@ passed = exercises.check_wrong_node(find_wrong_node)
 # %% [markdown]
 # ## Look at the culprit
 #
-# Here is every node's own check, and the heatmaps of the one that fails. The pattern is
-# telling: the analytic gradient has the right sign and roughly the right size, but is too
-# large everywhere. Swish is $y = x\,\sigma(x)$ with $y' = \sigma + x\,\sigma(1-\sigma)$;
-# its backward forgot the factor $(1 - \sigma)$. A missing factor, not a missing term: the
-# kind of bug only a numerical check finds.
+# Once your check passes, the cell below shows every node's own check, the heatmaps of the
+# one that fails, and what is wrong with it. (Until then it waits: it would give the answer
+# away.)
 
 # %%
-reports = [mg.gradcheck_node(node) for node in ctx]
-for node, report in zip(ctx, reports):
-    print(f"node {node.index} {node.op:<9} {'ok' if report else 'WRONG'}")
-culprit = next(i for i, r in enumerate(reports) if not r)
-GradcheckView(reports[culprit])
+view = None
+if passed:
+    reports = [mg.gradcheck_node(node) for node in ctx]
+    for node, report in zip(ctx, reports):
+        print(f"node {node.index} {node.op:<9} {'ok' if report else 'WRONG'}")
+    culprit = next(i for i, r in enumerate(reports) if not r)
+    wrong = reports[culprit]
+    z = ctx[culprit].inputs[0].value  # what the wrong gate was called with
+    bigger = (wrong.analytic[0].abs() > wrong.numeric[0].abs())
+    print(
+        f"analytic larger than numeric at {int(bigger[z > 0].sum())} of {int((z > 0).sum())} "
+        f"positive inputs, at {int(bigger[z < 0].sum())} of {int((z < 0).sum())} negative ones"
+    )
+    print(
+        "Swish is y = x s(x) with y' = s + x s (1 - s); its backward forgot the factor (1 - s),\n"
+        "so it is off by x s(x)^2: too large where x > 0, too small where x < 0. A missing\n"
+        "factor, not a missing term: the kind of bug only a numerical check finds."
+    )
+    view = GradcheckView(wrong)
+view
 
 # %% [markdown]
 # **What to remember.** Central differences in float64 are the referee. Check a whole model

@@ -55,6 +55,86 @@ def test_central_difference_quotes_the_exact_slope_to_eps_squared(capsys):
     assert abs(quoted - x.grad.item()) < 1e-6
 
 
+# -- relative_error --------------------------------------------------------------------------
+
+
+def relative_error_by_numpy(a, b):
+    """Another right answer, in numpy, with the zero case masked out."""
+    a, b = a.numpy(), b.numpy()
+    size = np.maximum(np.abs(a), np.abs(b))
+    both_zero = size == 0
+    return float(np.max(np.where(both_zero, 0.0, np.abs(a - b) / np.where(both_zero, 1, size))))
+
+
+def test_relative_error_passes_the_solution_and_another_form(capsys):
+    assert_passes("relative_error", solution("relative_error"), capsys)
+    assert_passes("relative_error", relative_error_by_numpy, capsys)
+
+
+def test_relative_error_gap_fails_without_giving_the_answer(capsys):
+    assert_gap_fails_quietly("relative_error", capsys)
+
+
+def worst(errors):
+    return float(errors.max())
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lambda a, b: worst((a - b).abs()), ["the absolute error"]),
+        (lambda a, b: worst((a - b).abs() / a.abs()), ["divided by |a| alone"]),
+        (lambda a, b: worst((a - b).abs() / torch.maximum(a, b)), ["must be a magnitude"]),
+        (
+            lambda a, b: float(
+                ((a - b).abs() / torch.maximum(a.abs(), b.abs())).nan_to_num().mean()
+            ),
+            ["the average over the elements"],
+        ),
+        (lambda a, b: worst((a - b).abs() / torch.maximum(a.abs(), b.abs())), ["nan", "0 / 0"]),
+    ],
+    ids=["absolute", "asymmetric", "no-abs", "mean", "zero-over-zero"],
+)
+def test_relative_error_names_the_kind_of_mistake(wrong, words, capsys):
+    assert_fails("relative_error", wrong, capsys, *words)
+
+
+# -- kink_mask -------------------------------------------------------------------------------
+
+
+def kink_by_autograd(x, eps):
+    """Another right answer: where the central difference disagrees with torch's relu slope."""
+    leaf = x.clone().requires_grad_(True)
+    (analytic,) = torch.autograd.grad(torch.relu(leaf).sum(), leaf)
+    numeric = (torch.relu(x + eps) - torch.relu(x - eps)) / (2 * eps)
+    return (numeric - analytic).abs() > 1e-6
+
+
+def test_kink_mask_passes_the_solution_and_torchs_disagreements(capsys):
+    assert_passes("kink_mask", solution("kink_mask"), capsys)
+    assert_passes("kink_mask", kink_by_autograd, capsys)
+    assert_passes("kink_mask", lambda x, eps: (x.abs() < eps).int(), capsys)
+
+
+def test_kink_mask_gap_fails_without_giving_the_answer(capsys):
+    assert_gap_fails_quietly("kink_mask", capsys)
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lambda x, eps: x < eps, ["how far x is from 0, in either direction"]),
+        (lambda x, eps: x.abs() < eps / 2, ["not half of it"]),
+        (lambda x, eps: x == 0, ["not only x = 0"]),
+        (lambda x, eps: x.abs() >= eps, ["that is the opposite"]),
+        (lambda x, eps: x.abs() < 1e-3, ["eps = 0.1", "the mask is wrong"]),
+    ],
+    ids=["no-abs", "half-eps", "only-zero", "inverted", "hard-coded-eps"],
+)
+def test_kink_mask_names_the_kind_of_mistake(wrong, words, capsys):
+    assert_fails("kink_mask", wrong, capsys, *words)
+
+
 # -- the mystery model, judged by torch.autograd ------------------------------------------
 
 
