@@ -57,7 +57,11 @@ How to add an exercise
    the answer's code. The last tier, added for every exercise, says
    ``%load solutions/<id>.py``.
 5. **The solution**: ``notebooks/solutions/<id>.py``, the whole replacement
-   for the exercise cell, starting with ``# EXERCISE <id>``.
+   for the exercise cell, starting with ``# EXERCISE <id>``. It keeps every
+   line of the exercise cell (signature, docstring) except the gap's own
+   lines (``# Your code here...``, ``raise NotImplementedError(...)``,
+   ``return None``): nbgrader's student version is made by cutting the
+   solution out again (``minigrad/grading.py``; a test checks each solution).
 6. **The tests**, in ``tests/exercises/test_lessonNN.py`` (helpers in
    ``tests/exercises/helpers.py``): the solution and at least one other right
    formulation pass (use torch.autograd as the oracle where it applies); the

@@ -1,6 +1,6 @@
 # EXERCISE logsumexp_gate
 class LogSumExp(mg.Gate):
-    """y = log(sum_j exp(x_j)) over the last dimension.   dy/dx_k = exp(x_k - y)."""
+    """y = log(sum_j exp(x_j)) over the last dimension of x."""
 
     def forward(self, x):
         m = x.max(dim=-1, keepdim=True).values  # take the largest out: no exponent above 0
