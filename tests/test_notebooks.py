@@ -27,6 +27,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.exercises.helpers import answer_lines
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 PAIRS = NOTEBOOKS / "pairs"  # the text forms, out of the learner's file browser
@@ -281,3 +283,25 @@ def test_solved_exercises_pass_their_checks(name):
         output = text_of(nb.cells[position])
         assert f"PASS {check_id}" in output, f"{name}: solved {check_id} did not PASS: {output}"
         assert f"FAIL {check_id}" not in output
+
+
+def shown(nb) -> str:
+    """Everything a lesson printed or displayed, as text."""
+    return "\n".join(text_of(cell) for cell in nb.cells if cell.cell_type == "code")
+
+
+@pytest.mark.parametrize("name", exercise_lessons())
+def test_an_untouched_lesson_shows_no_line_of_its_solutions(name):
+    nb, _ = execute(name)
+    output = shown(nb)
+    for exercise_id in marked(nb, "exercise", EXERCISE):
+        for line in answer_lines(exercise_id):
+            assert line not in output, f"{name} shows the answer of {exercise_id}: {line!r}"
+
+
+def test_lesson_5_names_the_culprit_only_once_wrong_node_passes():
+    untouched, _ = execute("05_gradient_checking")
+    solved, _ = execute("05_gradient_checking", solved=True)
+    for giveaway in ("WRONG", "forgot the factor"):
+        assert giveaway not in shown(untouched)
+        assert giveaway in shown(solved)

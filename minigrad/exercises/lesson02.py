@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from minigrad.exercises.checking import Check, exercise
+from minigrad.exercises.checking import Check, Mistake, exercise
 from minigrad.exercises.diagnoses import diagnose, missing_chain_factor, overwritten, walked_forward
 
 
@@ -75,6 +75,14 @@ def walk(tape: list[Step], root: str, reverse=True, accumulate=True, chain=True)
     return grads
 
 
+def _from_the_last_step(value) -> Mistake:
+    return Mistake(
+        value,
+        "these are the gradients of the tape's last value, which is not the root here: start "
+        "from the root (d root / d root = 1), wherever it sits on the tape",
+    )
+
+
 def names_on(tape: list[Step]) -> list[str]:
     names = []
     for step in tape:
@@ -115,6 +123,7 @@ def check_reverse_walk(check: Check, backward_pass) -> str:
             (walk(tape, root, accumulate=False), overwritten),
             (walk(tape, root, reverse=False), walked_forward),
             (walk(tape, root, chain=False), missing_chain_factor),
+            (walk(tape, tape[-1].output), _from_the_last_step),
         ]
         received = check.call(backward_pass, tape, root, names=("tape", "root"))
         if not isinstance(received, dict):

@@ -42,8 +42,9 @@ print(ctx)
 # %% [markdown]
 # Read the table top to bottom: that is the order the ops ran. Node 1 (`Sum`) takes `#0`,
 # the output of node 0; node 3 takes `#2`. "saved" is what each gate kept for its
-# backward: `Mul` kept both factors (since $\partial(xw)/\partial w = x$), `Tanh` kept its
-# output (since $\tanh' = 1 - \tanh^2$).
+# backward, and no more: `Mul` kept only `a`, its first factor `x` (since
+# $\partial(xw)/\partial w = x$; the other factor would serve only `x`'s gradient, which
+# nobody asked for), `Tanh` kept its output (since $\tanh' = 1 - \tanh^2$).
 #
 # Each entry is an ordinary object you can index:
 

@@ -210,7 +210,8 @@ passed = exercises.check_logsumexp_gate(LogSumExp)
 
 # %% [markdown]
 # minigrad's `mg.logsumexp` (in `minigrad/ops/reductions.py`) calls torch's `logsumexp`,
-# which uses the same trick, and the cross-entropy loss of lesson 9 is built on it.
+# which uses the same trick; the cross-entropy loss of lesson 9 is $\operatorname{logsumexp}(z)
+# - z_y$, computed by torch's `log_softmax`, stable the same way.
 # `mg.gradcheck_gate(LogSumExp, (3, 4))` checks yours against finite differences.
 
 # %% [markdown]

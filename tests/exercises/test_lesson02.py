@@ -93,8 +93,12 @@ def reverses_the_callers_tape(tape, root):
         (forgets_the_chain, ["local derivatives alone", "grad_output"]),
         (reverses_the_callers_tape, ["changed its input tape", "order changed"]),
         (lambda tape, root: [1.0], ["expected a dict"]),
+        (
+            lambda tape, root: solution("reverse_walk")(tape, tape[-1].output),
+            ["root 'w'", "the tape's last value, which is not the root"],
+        ),
     ],
-    ids=["overwrite", "forward", "no-chain", "mutates-tape", "not-a-dict"],
+    ids=["overwrite", "forward", "no-chain", "mutates-tape", "not-a-dict", "last-step-as-root"],
 )
 def test_reverse_walk_names_the_kind_of_mistake(wrong, words, capsys):
     assert_fails("reverse_walk", wrong, capsys, *words)
