@@ -17,11 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from nbgrader.api import Gradebook  # nbgrader is in the dev extra
 
 from minigrad import grading
-
-pytest.importorskip("nbgrader", reason="nbgrader is in the dev extra")
-from nbgrader.api import Gradebook  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "notebooks" / "solutions"
