@@ -37,7 +37,7 @@ from minigrad.anomaly import detect_anomaly
 from minigrad.gate import Gate
 from minigrad.backprop import backprop
 from minigrad.ops import *
-from minigrad.gradcheck import GradcheckReport, gradcheck, gradcheck_gate
+from minigrad.gradcheck import GradcheckReport, gradcheck, gradcheck_gate, gradcheck_node
 
 # The neural-network library, built on the engine.
 from minigrad import nn, optim, data, training, checkpoint

@@ -14,17 +14,23 @@ sum(f(x) * r) for a fixed random r, which tests every output at once. r is
 ``torch.randn(out.shape, dtype=torch.float64)`` drawn from a generator
 seeded with ``seed`` (a scalar output gets one random weight), so a test can
 rebuild it and compare both estimates with a closed form.
+
+``gradcheck_node`` checks one recorded node of a tape alone: its gate runs
+again on the values that node saw. That is how to find *which* op of a model
+has a wrong backward (lesson 5).
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass, field
 
 import torch
 
 from minigrad.backprop import backprop
-from minigrad.tape import Context
+from minigrad.errors import TapeError
+from minigrad.tape import Context, Node
 from minigrad.variable import Variable
 
 
@@ -197,6 +203,56 @@ def gradcheck_gate(
         inputs.append(ctx.variable(value, requires_grad=True, name=f"x{i}"))
     kwargs = kwargs or {}
     return gradcheck(lambda *xs: gate_class(*args, **kwargs)(*xs), *inputs, seed=seed, **tolerances)
+
+
+def node_inputs(node: Node) -> list:
+    """What one recorded node was called with: its input tensors and constants, in order.
+
+    Only a tape made with ``Context(keep_outputs=True)`` remembers them.
+    """
+    if node.inputs is None:
+        raise TapeError(
+            f"node {node.index} ({node.op}) does not remember its inputs\n"
+            "help: record on a Context(keep_outputs=True), and look before backprop empties it"
+        )
+    return [x.value if isinstance(x, Variable) else x for x in node.inputs]
+
+
+def gradcheck_node(node: Node, **tolerances) -> GradcheckReport:
+    """Check one node's gate alone: its backward against finite differences at its inputs.
+
+    A copy of the recorded gate runs again on float64 copies of the node's
+    floating-point inputs (other inputs stay constants), so the tape itself
+    is left untouched. The node's tape must keep its outputs.
+
+    >>> import minigrad as mg
+    >>> ctx = mg.Context(keep_outputs=True)
+    >>> x = ctx.variable(torch.randn(3, dtype=torch.float64), requires_grad=True)
+    >>> y = (x * 2.0).tanh()
+    >>> bool(mg.gradcheck_node(ctx[1]))
+    True
+    """
+    if node.gate is None:
+        raise TapeError(
+            f"node {node.index} was released by backprop\n"
+            "help: check the tape before calling backward, or pass retain_graph=True"
+        )
+    gate = node.gate
+    ctx = Context(name=f"node {node.index}")
+    inputs = [
+        ctx.variable(v.detach().double().contiguous(), requires_grad=True, name=f"input {i}")
+        if isinstance(v, torch.Tensor) and v.is_floating_point()
+        else v
+        for i, v in enumerate(node_inputs(node))
+    ]
+
+    def run(*xs):
+        out = copy.copy(gate)(*xs)
+        # A one-element output is widened to two elements, which gradcheck
+        # weighs the same way in its analytic and its numeric pass.
+        return out.reshape(1).expand(2) if isinstance(out, Variable) and out.numel() == 1 else out
+
+    return gradcheck(run, *inputs, **tolerances)
 
 
 def _as_float64(x):

@@ -16,7 +16,9 @@ with every solution substituted (every check must PASS).
 from __future__ import annotations
 
 import ast
+import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,11 +27,15 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.exercises.helpers import answer_lines
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+PAIRS = NOTEBOOKS / "pairs"  # the text forms, out of the learner's file browser
 SOLUTIONS = NOTEBOOKS / "solutions"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-NAMES = [p.stem for p in LESSONS]
+NAMES = [p.stem for p in LESSONS]  # the start page 00_start_here, then lessons 1 to n
+START = "00_start_here"
 
 EXERCISE = re.compile(r"^#\s*EXERCISE\s+(\w+)")
 CHECK = re.compile(r"^#\s*CHECK\s+(\w+)")
@@ -53,6 +59,8 @@ CELL_TIMEOUT_S = 240
 TOTAL_BUDGET_S = 600  # every lesson, executed as committed, on this CPU machine
 
 _runs: dict[tuple[str, bool], tuple[nbformat.NotebookNode, float]] = {}
+# The checks remember outcomes for exercises.progress(): keep the test runs' out of notebooks/.
+KERNEL_ENV = dict(os.environ, MINIGRAD_PROGRESS=str(Path(tempfile.mkdtemp()) / "progress.json"))
 
 
 def read(name: str) -> nbformat.NotebookNode:
@@ -96,7 +104,7 @@ def execute(name: str, solved: bool = False) -> tuple[nbformat.NotebookNode, flo
             resources={"metadata": {"path": str(NOTEBOOKS)}},
         )
         start = time.perf_counter()
-        client.execute()
+        client.execute(env=KERNEL_ENV)
         _runs[key] = (nb, time.perf_counter() - start)
     return _runs[key]
 
@@ -118,10 +126,37 @@ def exercise_lessons() -> list[str]:
 # -- the course is all there ------------------------------------------------------
 
 
-def test_the_course_has_twelve_lessons_in_order():
-    numbers = [int(name[:2]) for name in NAMES]
+def test_the_course_has_a_start_page_then_twelve_lessons_in_order():
+    assert NAMES[0] == START, f"the course should open with {START}.ipynb: {NAMES}"
+    numbers = [int(name[:2]) for name in NAMES[1:]]
     assert numbers == list(range(1, len(numbers) + 1)), f"lessons are not numbered 1..n: {NAMES}"
     assert len(numbers) >= 12, f"expected at least 12 lessons, found {len(numbers)}: {NAMES}"
+
+
+def links(name: str) -> set[str]:
+    """The notebooks a notebook's markdown links to."""
+    text = "\n".join(c.source for c in read(name).cells if c.cell_type == "markdown")
+    return set(re.findall(r"\]\(([\w.]+\.ipynb)\)", text))
+
+
+def test_the_start_page_links_every_lesson():
+    missing = {f"{name}.ipynb" for name in NAMES[1:]} - links(START)
+    assert not missing, f"{START}.ipynb does not link {sorted(missing)}"
+
+
+@pytest.mark.parametrize("position", range(1, len(NAMES)))
+def test_each_lesson_links_to_the_previous_and_the_next(position):
+    name = NAMES[position]
+    wanted = {f"{NAMES[position - 1]}.ipynb"}
+    if position + 1 < len(NAMES):
+        wanted.add(f"{NAMES[position + 1]}.ipynb")
+    assert wanted <= links(name), f"{name} should link to {sorted(wanted - links(name))}"
+    assert all((NOTEBOOKS / link).exists() for link in links(name)), f"{name}: a broken link"
+
+
+def test_the_file_browser_shows_each_lesson_once():
+    beside = sorted(p.name for p in NOTEBOOKS.glob("*.py"))
+    assert not beside, f"text forms beside the notebooks (move them to pairs/): {beside}"
 
 
 def test_readme_lists_every_lesson():
@@ -144,7 +179,7 @@ def test_committed_without_outputs(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_pair_is_in_sync(name):
-    text_form = NOTEBOOKS / f"{name}.py"
+    text_form = PAIRS / f"{name}.py"
     assert text_form.exists(), f"{name}.ipynb has no text pair {text_form.name}"
     from_text = jupytext.read(text_form)
     from_ipynb = read(name)
@@ -153,7 +188,8 @@ def test_pair_is_in_sync(name):
         return [(c.cell_type, c.source.strip(), tuple(tags(c))) for c in nb.cells]
 
     assert cells(from_text) == cells(from_ipynb), (
-        f"{name}.py and {name}.ipynb differ: run `.venv/bin/jupytext --sync notebooks/{name}.py`"
+        f"pairs/{name}.py and {name}.ipynb differ: run "
+        f"`.venv/bin/jupytext --sync notebooks/pairs/{name}.py`"
     )
 
 
@@ -189,7 +225,7 @@ def test_no_function_or_class_is_pasted_into_two_lessons():
                     body = ast.dump(node)
                     assert body not in seen, (
                         f"{node.name} is defined in both {seen.get(body)} and {name}: move it "
-                        "into the package (minigrad/exercises.py or widgets/) and import it"
+                        "into the package (minigrad/exercises/ or widgets/) and import it"
                     )
                     seen[body] = name
 
@@ -247,3 +283,25 @@ def test_solved_exercises_pass_their_checks(name):
         output = text_of(nb.cells[position])
         assert f"PASS {check_id}" in output, f"{name}: solved {check_id} did not PASS: {output}"
         assert f"FAIL {check_id}" not in output
+
+
+def shown(nb) -> str:
+    """Everything a lesson printed or displayed, as text."""
+    return "\n".join(text_of(cell) for cell in nb.cells if cell.cell_type == "code")
+
+
+@pytest.mark.parametrize("name", exercise_lessons())
+def test_an_untouched_lesson_shows_no_line_of_its_solutions(name):
+    nb, _ = execute(name)
+    output = shown(nb)
+    for exercise_id in marked(nb, "exercise", EXERCISE):
+        for line in answer_lines(exercise_id):
+            assert line not in output, f"{name} shows the answer of {exercise_id}: {line!r}"
+
+
+def test_lesson_5_names_the_culprit_only_once_wrong_node_passes():
+    untouched, _ = execute("05_gradient_checking")
+    solved, _ = execute("05_gradient_checking", solved=True)
+    for giveaway in ("WRONG", "forgot the factor"):
+        assert giveaway not in shown(untouched)
+        assert giveaway in shown(solved)

@@ -137,3 +137,6 @@ print(f"final test accuracy: {test_accuracy():.1%}")
 # **What to remember.** The training loop is five lines: forward, loss, zero the gradients,
 # backward, step. Watch the loss *and* the gradients: the loss says whether it learns, the
 # gradient flow says which layers are doing the learning.
+
+# %% [markdown]
+# **Next:** [Lesson 10: a CNN with batch norm and dropout; checkpoints](10_cnn_and_checkpoints.ipynb) · **Previous:** [Lesson 8: learning-rate schedules](08_lr_schedules.ipynb) · [Start here](00_start_here.ipynb)

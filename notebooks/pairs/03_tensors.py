@@ -43,8 +43,7 @@ print("x", tuple(x.shape), "+ b", tuple(b.shape), "->", tuple(y.shape))
 #   \cdot \frac{\partial y_{i,j}}{\partial b_j} = \sum_i \frac{\partial L}{\partial y_{i,j}}.$$
 #
 # The gradient arriving at `y` has shape `(3, 4)`; summing it over the stretched dimension
-# gives shape `(4,)`, the shape of `b`. minigrad's `sum_to_shape` (in
-# `minigrad/ops/broadcast.py`) does exactly this for every broadcasting op.
+# gives shape `(4,)`, the shape of `b`.
 
 # %%
 weights = torch.arange(12.0).reshape(3, 4)  # a loss that weighs each y differently
@@ -87,6 +86,30 @@ plt.show()
 # gradient with a `GradientError` whose help line says to sum over the broadcast
 # dimensions, so this bug cannot slip through silently.
 #
+# ### Exercise: sum a gradient back to its input's shape
+#
+# Every op that broadcasts needs the same helper: given the gradient of the broadcast
+# *result* and the *shape of the input*, return that input's gradient. Broadcasting can add
+# dimensions on the left (`(4,)` against `(3, 4)`) and stretch dimensions of size 1 (`(3, 1)`
+# against `(3, 4)`), or both at once. Write `sum_to_shape(grad, shape)` with torch ops; the
+# check tries ten patterns, including a scalar and an input that was not broadcast at all.
+
+# %% tags=["exercise"]
+# EXERCISE sum_to_shape
+def sum_to_shape(grad, shape):
+    """Sum grad (the gradient of a broadcast result) back to the input's shape."""
+    # Your code here: replace the line below.
+    raise NotImplementedError("write sum_to_shape")
+
+
+# %% tags=["check"]
+# CHECK sum_to_shape
+passed = exercises.check_sum_to_shape(sum_to_shape)
+
+# %% [markdown]
+# minigrad's own `sum_to_shape`, in `minigrad/ops/broadcast.py`, is used by every op that
+# broadcasts (add, mul, where, ...). Read it and compare it with yours.
+#
 # ## Matmul's gradient, by shapes
 #
 # For $Y = AB$ with $A$ of shape $(n, k)$ and $B$ of shape $(k, m)$, each element is
@@ -117,6 +140,27 @@ def matmul_backward(a, b, g):
 passed = exercises.check_matmul_grad(matmul_backward)
 
 # %% [markdown]
+# ### Exercise: a linear layer's backward
+#
+# A linear layer computes $y = x W^\top + b$ for a batch: `x` is `(n, i)` (n examples of i
+# features), `W` is `(o, i)`, the bias `b` is `(o,)` and is added to every row. Given
+# $G = \partial L/\partial y$, shape `(n, o)`, write `linear_backward(x, w, b, g)` returning
+# $(\partial L/\partial x,\ \partial L/\partial W,\ \partial L/\partial b)$. It combines
+# the two exercises above: a matmul, then a broadcast.
+
+# %% tags=["exercise"]
+# EXERCISE linear_backward
+def linear_backward(x, w, b, g):
+    """(dL/dx, dL/dw, dL/db) for y = x @ w.T + b, given g = dL/dy of shape (n, o)."""
+    # Your code here: replace the line below.
+    raise NotImplementedError("write linear_backward")
+
+
+# %% tags=["check"]
+# CHECK linear_backward
+passed = exercises.check_linear_backward(linear_backward)
+
+# %% [markdown]
 # ## Check it against minigrad
 #
 # minigrad's `MatMul` gate (in `minigrad/ops/linalg.py`) does the same, and also handles
@@ -137,4 +181,8 @@ print("w.grad shape", tuple(w.grad.shape), "matches the sum of five A_i^T G_i:",
 # %% [markdown]
 # **What to remember.** Broadcasting reuses values, so their gradients are sums over the
 # stretched dimensions. For matmul, let the shapes write the formula:
-# $\partial L/\partial A = G B^\top$, $\partial L/\partial B = A^\top G$.
+# $\partial L/\partial A = G B^\top$, $\partial L/\partial B = A^\top G$. A linear layer is
+# both: $\partial L/\partial W = G^\top x$, and the bias's gradient sums $G$ over the batch.
+
+# %% [markdown]
+# **Next:** [Lesson 4: writing your own Gate](04_your_own_gate.ipynb) · **Previous:** [Lesson 2: the tape](02_the_tape.ipynb) · [Start here](00_start_here.ipynb)

@@ -141,3 +141,6 @@ plt.show()
 # directions, Adam normalises sizes per coordinate, AdamW decays weights directly. In
 # minigrad each update rule is a short function (`sgd_update`, `adam_update` in
 # `minigrad/optim/`), matched step for step against `torch.optim`.
+
+# %% [markdown]
+# **Next:** [Lesson 8: learning-rate schedules](08_lr_schedules.ipynb) · **Previous:** [Lesson 6: modules, parameters and initialisation](06_modules_and_init.ipynb) · [Start here](00_start_here.ipynb)

@@ -100,19 +100,45 @@ class ScaledExp(mg.Gate):
 print(mg.gradcheck_gate(ScaledExp, (3,), (3,)))
 
 # %% [markdown]
+# ### Exercise: a division gate
+#
+# Write the backward of `Divide`, $y = a / b$. It must return a pair, one gradient per
+# input, and `None` in place of a gradient that `self.needs_input_grad` says nobody asked
+# for (the check calls it with only `a`, only `b`, and both requiring a gradient). Work the
+# two local derivatives out yourself: $a / b = a \cdot b^{-1}$ helps with the second.
+
+# %% tags=["exercise"]
+# EXERCISE divide_gate
+class Divide(mg.Gate):
+    """y = a / b."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, grad_output):
+        # Your code here: return (grad_a, grad_b), with None where no gradient is needed.
+        raise NotImplementedError("write Divide.backward")
+
+
+# %% tags=["check"]
+# CHECK divide_gate
+passed = exercises.check_divide_gate(Divide)
+
+# %% [markdown]
 # ## Exercise: Softplus
 #
-# Softplus is a smooth ReLU: $y = \log(1 + e^x)$. Its derivative is the sigmoid,
-#
-# $$\frac{dy}{dx} = \frac{e^x}{1 + e^x} = \sigma(x).$$
-#
-# `forward` is written for you (torch's `softplus` is the numerically stable form: for large
-# $x$, $e^x$ overflows while $y \approx x$). Write `backward`. Remember the tuple.
+# Softplus is a smooth ReLU: $y = \log(1 + e^x)$. `forward` is written for you (torch's
+# `softplus` is the numerically stable form: for large $x$, $e^x$ overflows while
+# $y \approx x$). Write `backward`: work out $dy/dx$ by the chain rule (the derivative of
+# $\log u$ is $1/u$), then see whether it simplifies into a function torch already has.
+# The check also tries $x = \pm 800$, where $e^{800}$ overflows even in float64, so your
+# backward must stay finite there. Remember the tuple.
 
 # %% tags=["exercise"]
 # EXERCISE softplus_gate
 class Softplus(mg.Gate):
-    """y = log(1 + exp(x)).   dy/dx = sigmoid(x)."""
+    """y = log(1 + exp(x))."""
 
     def forward(self, x):
         self.x = x
@@ -130,25 +156,68 @@ passed = exercises.check_softplus_gate(Softplus)
 # %% [markdown]
 # ## Look at it
 #
-# Once your gate passes, the plot below shows softplus and the gradient *your* backward
-# computes, next to ReLU. Where ReLU's gradient jumps from 0 to 1, softplus glides, so no
-# unit is ever completely switched off (lesson 12 comes back to "dead" ReLUs). Until then,
-# the plot shows only the forward pass.
+# The derivative of softplus is $\frac{e^x}{1 + e^x} = \frac{1}{1 + e^{-x}} = \sigma(x)$, the
+# sigmoid: written the second way it never overflows. The plot shows softplus next to ReLU,
+# and below them the two gradients: ReLU's jumps from 0 to 1 at $x = 0$, while softplus's
+# glides, so no unit is ever completely switched off (lesson 12 comes back to "dead"
+# ReLUs). The softplus gradient is the one *your* backward computes, so it appears once
+# your gate passes.
 
 # %%
 zs = mg.tensor(torch.linspace(-5, 5, 201), requires_grad=True)
 ys = Softplus()(zs)
-fig, ax = plt.subplots(figsize=(6, 3.2))
-ax.plot(zs.value, ys.value, label="softplus(x)")
-ax.plot(zs.value, torch.relu(zs.value), ":", label="relu(x)")
+fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 4.8), sharex=True)
+top.plot(zs.value, ys.value, label="softplus(x)")
+top.plot(zs.value, torch.relu(zs.value), ":", label="relu(x)")
+top.legend()
+top.set_title("Softplus, a smooth ReLU")
+bottom.plot(zs.value, (zs.value > 0).double(), ":", label="relu'(x): a jump from 0 to 1")
 if passed:
     ys.sum().backward()
-    ax.plot(zs.value, zs.grad, label="your backward: d softplus / dx")
-ax.legend()
-ax.set_title("Softplus, a smooth ReLU")
+    bottom.plot(zs.value, zs.grad, label="your backward: d softplus / dx")
+bottom.legend()
+bottom.set_xlabel("x")
 plt.show()
+
+# %% [markdown]
+# ## Exercise: logsumexp, stable at ±800
+#
+# $\operatorname{logsumexp}(x) = \log \sum_j e^{x_j}$, over the last dimension, appears in
+# every classifier's loss (lesson 9). Written as it reads it breaks on ordinary numbers:
+# $e^{800}$ overflows to `inf`, and for $x = (-800, -801)$ every $e^{x_j}$ underflows to 0,
+# whose log is $-\infty$. Yet the true values are about 800.3 and -799.7. Write both
+# methods of `LogSumExp`: a `forward` that stays finite at ±800 (find a constant you can
+# take out of the sum), and its `backward` (one output per row, so `grad_output` has one
+# dimension fewer than `x`).
+
+# %% tags=["exercise"]
+# EXERCISE logsumexp_gate
+class LogSumExp(mg.Gate):
+    """y = log(sum_j exp(x_j)) over the last dimension of x."""
+
+    def forward(self, x):
+        # Your code here: return the result, and keep on self what backward needs.
+        raise NotImplementedError("write LogSumExp.forward")
+
+    def backward(self, grad_output):
+        # Your code here: return a tuple with one gradient, shaped like x.
+        raise NotImplementedError("write LogSumExp.backward")
+
+
+# %% tags=["check"]
+# CHECK logsumexp_gate
+passed = exercises.check_logsumexp_gate(LogSumExp)
+
+# %% [markdown]
+# minigrad's `mg.logsumexp` (in `minigrad/ops/reductions.py`) calls torch's `logsumexp`,
+# which uses the same trick; the cross-entropy loss of lesson 9 is $\operatorname{logsumexp}(z)
+# - z_y$, computed by torch's `log_softmax`, stable the same way.
+# `mg.gradcheck_gate(LogSumExp, (3, 4))` checks yours against finite differences.
 
 # %% [markdown]
 # **What to remember.** A gate is forward and backward side by side; backward returns one
 # gradient per input, each shaped like its input. Check every new gate with a gradient check
 # before you trust it: that is the next lesson.
+
+# %% [markdown]
+# **Next:** [Lesson 5: gradient checking](05_gradient_checking.ipynb) · **Previous:** [Lesson 3: tensors, broadcasting and matmul](03_tensors.ipynb) · [Start here](00_start_here.ipynb)

@@ -124,3 +124,6 @@ print("parameters live on", next(iter(model.parameters())).device)
 #
 # **What to remember.** Pick a device once, move the model once, move each batch; the
 # tape, the gates and the optimiser are device-agnostic because they only call torch.
+
+# %% [markdown]
+# **Next:** [Lesson 12: debugging training](12_debugging.ipynb) · **Previous:** [Lesson 10: a CNN with batch norm and dropout; checkpoints](10_cnn_and_checkpoints.ipynb) · [Start here](00_start_here.ipynb)

@@ -11,12 +11,11 @@
 # minigrad. When all three agree, you know what minigrad is doing for you.
 
 # %%
-import math
-
 import matplotlib.pyplot as plt
 import torch
 
 import minigrad as mg
+from minigrad import exercises
 
 _ = torch.manual_seed(0)
 
@@ -146,11 +145,62 @@ for name in by_hand:
     assert abs(by_minigrad[name] - by_hand[name]) < 1e-12
 
 # %% [markdown]
+# ### Exercise: your turn
+#
+# Now a new expression, with nobody's table to copy:
+#
+# $$p = a + b,\quad q = c - d,\quad L = p \cdot q.$$
+#
+# Write `expression_grads(a, b, c, d)`, returning $(dL/da,\ dL/db,\ dL/dc,\ dL/dd)$ as four
+# numbers, for any values of the inputs. Walk back from $L$ as the table above does. The check
+# tries several points and tells you which gradient is wrong and what kind of mistake it looks
+# like; `exercises.hint("expression_grads")` gives a hint.
+
+# %% tags=["exercise"]
+# EXERCISE expression_grads
+def expression_grads(a, b, c, d):
+    """(dL/da, dL/db, dL/dc, dL/dd) for L = (a + b) * (c - d)."""
+    # Your code here: replace the line below.
+    raise NotImplementedError("write expression_grads")
+
+
+# %% tags=["check"]
+# CHECK expression_grads
+passed = exercises.check_expression_grads(expression_grads)
+
+# %% [markdown]
 # ## A neuron, the same way
 #
-# A neuron computes $o = \tanh(w_1 x_1 + w_2 x_2 + b)$. The only new local rule is
-# $\frac{d}{dz}\tanh z = 1 - \tanh^2 z$: a unit that saturates (output near ±1) passes
-# almost no gradient back. Keep that in mind for lesson 12.
+# A neuron computes $o = \tanh(w_1 x_1 + w_2 x_2 + b)$. The only new local rule is the
+# derivative of tanh,
+#
+# $$\frac{d}{dz}\tanh z = 1 - \tanh^2 z:$$
+#
+# a unit that saturates (output near ±1) passes almost no gradient back. Keep that in mind
+# for lesson 12.
+#
+# ### Exercise: the neuron's gradients
+#
+# Write `neuron_grads(x, w, b)` for $o = \tanh(\sum_i w_i x_i + b)$: it returns $dO/dw$ (a
+# tensor shaped like `w`) and $dO/db$ (a number). `x` and `w` are float64 tensors of any
+# length; use torch ops, which work on all elements at once.
+
+# %% tags=["exercise"]
+# EXERCISE tanh_neuron
+def neuron_grads(x, w, b):
+    """(dO/dw, dO/db) for o = tanh(sum(w * x) + b)."""
+    # Your code here: replace the line below.
+    raise NotImplementedError("write neuron_grads")
+
+
+# %% tags=["check"]
+# CHECK tanh_neuron
+passed = exercises.check_tanh_neuron(neuron_grads)
+
+# %% [markdown]
+# minigrad computes the same two gradients with one `backward()`. Once your function passes,
+# the cell below prints yours beside minigrad's for one neuron (the one lesson 2 records on
+# a tape).
 
 # %%
 x = mg.tensor([2.0, 0.0], name="x", dtype=torch.float64)
@@ -158,11 +208,12 @@ w = mg.tensor([-3.0, 1.0], requires_grad=True, name="w", dtype=torch.float64)
 bias = mg.tensor(6.8813735870195432, requires_grad=True, name="b", dtype=torch.float64)
 o = ((x * w).sum() + bias).tanh()
 o.backward()
-z = 2.0 * -3.0 + 6.8813735870195432
-local = 1 - math.tanh(z) ** 2
 print(f"o = {o.item():.4f}")
-print(f"dO/dw by hand: [{local * 2.0:.4f}, {local * 0.0:.4f}], minigrad: [{w.grad[0]:.4f}, {w.grad[1]:.4f}]")
-print(f"dO/db by hand: {local:.4f}, minigrad: {bias.grad.item():.4f}")
+print(f"minigrad: dO/dw = {[round(v, 4) for v in w.grad.tolist()]}, dO/db = {bias.grad.item():.4f}")
+if passed:
+    mine_w, mine_b = neuron_grads(x.value, w.value, bias.item())
+    mine_w = [round(v, 4) for v in torch.as_tensor(mine_w).tolist()]
+    print(f"yours:    dO/dw = {mine_w}, dO/db = {float(mine_b):.4f}")
 
 # %% [markdown]
 # ## Look: the gradient as a function of the input
@@ -188,3 +239,6 @@ plt.show()
 # **What to remember.** A derivative is a local rate of change. The chain rule multiplies
 # local rates along a path, starting from the output. Next lesson: how minigrad records the
 # path (the *tape*) and walks it backwards.
+
+# %% [markdown]
+# **Next:** [Lesson 2: the tape](02_the_tape.ipynb) · **Previous:** [Start here](00_start_here.ipynb)

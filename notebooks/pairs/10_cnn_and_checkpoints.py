@@ -145,3 +145,6 @@ print("every tensor of the resumed model equals the uninterrupted run's:", len(s
 # **What to remember.** Batch norm and dropout behave differently in training and
 # evaluation: switch with `train()` / `eval()`. A checkpoint is more than the weights: the
 # optimiser, scheduler, loader and random state all decide the next step.
+
+# %% [markdown]
+# **Next:** [Lesson 11: the same code on a GPU](11_on_a_gpu.ipynb) · **Previous:** [Lesson 9: training an MLP on the digits](09_training_an_mlp.ipynb) · [Start here](00_start_here.ipynb)

@@ -166,3 +166,6 @@ flow
 # are never active to find dead ReLUs; plot the gradient per layer to see vanishing or
 # exploding gradients. The fixes are the lessons before: good initialisation (6), sensible
 # learning rates and warm-up (7, 8), normalisation (10), stable fused ops (9).
+
+# %% [markdown]
+# **That is the course.** See which exercises you passed on [Start here](00_start_here.ipynb) · **Previous:** [Lesson 11: the same code on a GPU](11_on_a_gpu.ipynb)

@@ -139,3 +139,6 @@ print("max |minigrad - torch ChainedScheduler| =", max(abs(a - b) for a, b in zi
 # **What to remember.** A schedule is a function from epoch to learning rate; the value at
 # epoch $e$ is the rate used *during* $e$. Warm up, then decay. And when porting code, check
 # what "chained" means: minigrad's is torch's `SequentialLR`.
+
+# %% [markdown]
+# **Next:** [Lesson 9: training an MLP on the digits](09_training_an_mlp.ipynb) · **Previous:** [Lesson 7: optimisers](07_optimisers.ipynb) · [Start here](00_start_here.ipynb)

@@ -11,11 +11,13 @@
 # the scale of the initial weights.
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import torch
 
 import minigrad as mg
-from minigrad import nn
+from minigrad import exercises, nn
 
 _ = torch.manual_seed(0)
 
@@ -54,22 +56,81 @@ seq = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
 print(seq.summary((5, 4)))
 
 # %% [markdown]
+# ## Fans: how many numbers meet in one sum
+#
+# A linear layer computes $y_j = \sum_{i=1}^{n} w_{ji} x_i$: each output sums over $n$
+# inputs, its **fan-in**, and each input reaches the layer's outputs, their number being its
+# **fan-out**. Initialisers are written in terms of these two numbers, so they must be right
+# for every kind of weight. A linear weight has shape `(out, in)`; a convolution's weight has
+# shape `(out, in, *kernel)`, one kernel size per spatial dimension, and each of its outputs
+# sums over a whole patch of the input.
+#
+# ### Exercise: fan-in and fan-out
+#
+# Write `fans(shape)`, returning `(fan_in, fan_out)` for a linear weight and for 1-D, 2-D and
+# 3-D convolution weights, as torch computes them (without calling `nn.fans`: that is the
+# answer).
+
+# %% tags=["exercise"]
+# EXERCISE conv_fans
+def fans(shape):
+    """(fan_in, fan_out) of a weight of shape (out, in, *kernel)."""
+    # Your code here: replace the line below.
+    raise NotImplementedError("write fans")
+
+
+# %% tags=["check"]
+# CHECK conv_fans
+passed = exercises.check_conv_fans(fans)
+
+# %% [markdown]
+# For a conv weight `(out, in, kh, kw)` the fan-in is `in * kh * kw` and the fan-out
+# `out * kh * kw`. minigrad's `nn.fans` matches torch (its tests compare with
+# `torch.nn.init`):
+
+# %%
+print("Linear(128 -> 64) weight (64, 128): fans =", nn.fans((64, 128)))
+print("Conv2d(3 -> 16, 5x5) weight (16, 3, 5, 5): fans =", nn.fans((16, 3, 5, 5)))
+
+# %% [markdown]
 # ## Why the initial scale matters
 #
-# A linear layer computes $y_j = \sum_{i=1}^{n} w_{ji} x_i$ over its $n$ = *fan-in* inputs.
-# If the $w$ and $x$ are independent with mean 0, the variances add up:
+# If the $w$ and $x$ of a layer are independent with mean 0, the variances of the $n$ terms
+# of each sum add up:
 #
 # $$\operatorname{Var}(y) = n \operatorname{Var}(w) \operatorname{Var}(x).$$
 #
-# To keep the signal's size constant from layer to layer we need
-# $n\operatorname{Var}(w) = 1$. Two refinements give the two classic schemes:
+# So $n\operatorname{Var}(w) = 1$ keeps the signal's size constant through a *linear* layer.
+# A ReLU after it changes the picture: it sets every negative value to zero.
 #
-# * **Glorot (Xavier)** balances the forward signal ($1/\text{fan-in}$) and the backward
-#   gradient ($1/\text{fan-out}$): $\operatorname{Var}(w) = 2/(\text{fan-in} + \text{fan-out})$.
-#   Right for tanh, which is linear near 0.
+# ### Exercise: an initialisation for 20 ReLU layers
+#
+# Write `relu_init_std(fan_in)`: the standard deviation of normally distributed weights such
+# that the activations of a deep ReLU network keep their size from layer to layer. The check
+# stacks 20 ReLU layers of widths 128, 512 and 64 and wants layer 20's activations within a
+# factor of 2 of layer 1's. Work out what ReLU does to the second moment $E[y^2]$ first.
+
+# %% tags=["exercise"]
+# EXERCISE deep_init
+def relu_init_std(fan_in):
+    """The std of N(0, std**2) weights that keeps ReLU activations the same size, layer to layer."""
+    # Your code here: replace the line below.
+    raise NotImplementedError("write relu_init_std")
+
+
+# %% tags=["check"]
+# CHECK deep_init
+passed = exercises.check_deep_init(relu_init_std)
+
+# %% [markdown]
+# The two classic schemes:
+#
 # * **He (Kaiming)**: ReLU zeroes half its inputs and so halves the variance; compensate
 #   with $\operatorname{Var}(w) = 2/\text{fan-in}$. In minigrad `he_init(gain=2)` is
 #   exactly that: `gain` multiplies the *variance*.
+# * **Glorot (Xavier)** balances the forward signal ($1/\text{fan-in}$) and the backward
+#   gradient ($1/\text{fan-out}$): $\operatorname{Var}(w) = 2/(\text{fan-in} + \text{fan-out})$.
+#   Right for tanh, which is linear near 0.
 #
 # Let's measure instead of trusting the algebra: 20 layers of width 128, a batch of 256
 # random inputs, and the standard deviation of the activations after each layer.
@@ -118,19 +179,12 @@ for label, stds in curves.items():
 # * **tanh + Glorot** shrinks slowly (tanh squashes a little at every layer) but stays
 #   alive; **tanh + He** holds a larger signal by feeding tanh larger inputs, so more units
 #   sit near saturation, where (lesson 1) they pass little gradient.
-#
-# ## Fans, as torch computes them
-#
-# For a conv weight `(out, in, kh, kw)` the fan-in is `in * kh * kw`: each output sums over
-# a whole patch. minigrad's `fans` matches torch, and so do the initialisers (its tests
-# compare with `torch.nn.init`).
-
-# %%
-print("Linear(128 -> 64) weight (64, 128): fans =", nn.fans((64, 128)))
-print("Conv2d(3 -> 16, 5x5) weight (16, 3, 5, 5): fans =", nn.fans((16, 3, 5, 5)))
 
 # %% [markdown]
 # **What to remember.** A Module registers parameters by attribute and finds them
 # recursively. Initialise so that $\text{fan} \cdot \operatorname{Var}(w)$ suits the
 # activation: He for ReLU, Glorot for tanh. Measure the activation statistics of a deep
 # network before you train it: it costs one forward pass.
+
+# %% [markdown]
+# **Next:** [Lesson 7: optimisers](07_optimisers.ipynb) · **Previous:** [Lesson 5: gradient checking](05_gradient_checking.ipynb) · [Start here](00_start_here.ipynb)

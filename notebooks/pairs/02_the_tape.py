@@ -18,6 +18,7 @@
 import torch
 
 import minigrad as mg
+from minigrad import exercises
 from widgets import TapeViewer, draw_tape
 
 _ = torch.manual_seed(0)
@@ -41,8 +42,9 @@ print(ctx)
 # %% [markdown]
 # Read the table top to bottom: that is the order the ops ran. Node 1 (`Sum`) takes `#0`,
 # the output of node 0; node 3 takes `#2`. "saved" is what each gate kept for its
-# backward: `Mul` kept both factors (since $\partial(xw)/\partial w = x$), `Tanh` kept its
-# output (since $\tanh' = 1 - \tanh^2$).
+# backward, and no more: `Mul` kept only `a`, its first factor `x` (since
+# $\partial(xw)/\partial w = x$; the other factor would serve only `x`'s gradient, which
+# nobody asked for), `Tanh` kept its output (since $\tanh' = 1 - \tanh^2$).
 #
 # Each entry is an ordinary object you can index:
 
@@ -66,7 +68,41 @@ draw_tape(o)
 # its contribution back. The tape is in execution order, so every use of a value comes
 # *after* the node that made it. Walking from the last node to the first therefore reaches
 # each node only after all of its uses: its output gradient is finished, and its gate can
-# turn it into input gradients. That is the whole algorithm (see `minigrad/backprop.py`):
+# turn it into input gradients.
+#
+# ### Exercise: the reverse walk
+#
+# Here is the neuron's tape again, as plain data: each step names its output, its inputs, and
+# the *local* derivative of the output with respect to each input (lesson 1's table, one row
+# per step), already worked out at the values that ran.
+
+# %%
+tape = exercises.neuron_tape()
+for step in tape:
+    print(step)
+
+# %% [markdown]
+# Write `backward_pass(tape, root)`: it returns a dict that maps every name on the tape to
+# $\partial\,\text{root} / \partial\,\text{name}$. That is backprop, with the gates' work
+# done in advance: you only decide the order, what to multiply, and what to do when a value
+# receives gradients from several steps. The check tries tapes where a value is used several
+# times, and tells you if your walk overwrote, walked the wrong way, or forgot the chain rule.
+
+# %% tags=["exercise"]
+# EXERCISE reverse_walk
+def backward_pass(tape, root):
+    """{name: d root / d name} for every name on the tape, from its steps' local derivatives."""
+    # Your code here: replace the line below.
+    raise NotImplementedError("write backward_pass")
+
+
+# %% tags=["check"]
+# CHECK reverse_walk
+passed = exercises.check_reverse_walk(backward_pass)
+
+# %% [markdown]
+# minigrad's own walk (in `minigrad/backprop.py`) is the same loop, with each gate's
+# `backward` computing the local products:
 #
 # ```
 # for node in reversed(tape):
@@ -118,6 +154,37 @@ TapeViewer(y)
 # %%
 y.backward()
 print("dy/da = 2a + 1 =", a.grad.item())
+
+# %% [markdown]
+# ## Where the order comes from
+#
+# minigrad gets the tape's order for free: a node is appended when its op runs, so it always
+# comes after the nodes it reads. A library that keeps only the *graph* (each value knows
+# its inputs, as micrograd does) has to sort it first: list every value the root depends
+# on, each one after all of its inputs. That is a **topological order**.
+#
+# ### Exercise: a topological order
+#
+# A graph here is a dict from each value's name to the names of its inputs (leaves have
+# none). Write `topological_order(graph, root)`, returning a list of names. The check tries
+# small graphs in which a value is read by several others, and a chain of 20,000 ops, so
+# write it as a loop: Python gives up after about a thousand nested calls.
+
+# %%
+graph = {"a": (), "b": (), "u": ("a", "b"), "v": ("u", "a"), "w": ("u", "v")}
+print(graph)
+
+# %% tags=["exercise"]
+# EXERCISE topological_order
+def topological_order(graph, root):
+    """The names root depends on (and root), each one after all of its inputs."""
+    # Your code here: replace the line below.
+    raise NotImplementedError("write topological_order")
+
+
+# %% tags=["check"]
+# CHECK topological_order
+passed = exercises.check_topological_order(topological_order)
 
 # %% [markdown]
 # ## The tape is emptied by backprop
@@ -172,3 +239,6 @@ print(ctx4)
 # reverse so that every gradient is complete before it is used; values used several times
 # get the sum of their gradients; the tape is emptied after use unless `retain_graph=True`;
 # `no_grad` records nothing.
+
+# %% [markdown]
+# **Next:** [Lesson 3: tensors, broadcasting and matmul](03_tensors.ipynb) · **Previous:** [Lesson 1: derivatives and the chain rule](01_derivatives.ipynb) · [Start here](00_start_here.ipynb)

@@ -1,0 +1,143 @@
+"""The lessons' checked exercises: checks that say what kind of mistake, hints in tiers, progress.
+
+For a learner::
+
+    from minigrad import exercises
+    passed = exercises.check_matmul_grad(matmul_backward)   # PASS, or FAIL with a diagnosis
+    exercises.hint("matmul_grad")                           # the next hint: idea, then formula
+    exercises.progress()                                    # which exercises pass, by lesson
+
+A FAIL names the value, the first wrong element, the expected and the
+received number, and the kind of mistake ("exactly 2x the expected", "the
+transpose", "the local derivative without grad_output", ...). It never prints
+the answer; the last hint tier says how to load the solution
+(``%load solutions/<id>.py``).
+
+Reading order: ``diagnoses`` (kinds of mistakes) -> ``compare`` (what is
+wrong, where) -> ``registry`` (exercises and hints) -> ``outcomes`` (progress) ->
+``checking`` (running a check) -> ``lesson01`` ... ``lesson12``.
+
+How to add an exercise
+======================
+
+1. **The gap.** In the lesson's ``.py`` file (``notebooks/pairs/``), a code
+   cell tagged ``exercise`` that starts with ``# EXERCISE <id>``: the
+   signature, a docstring, and ``raise NotImplementedError(...)`` where the
+   learner's code goes. Then a cell tagged ``check`` that starts with
+   ``# CHECK <id>`` and calls ``passed = exercises.check_<id>(<the learner's
+   name>)``. Prose before the gap gives the idea; a formula that *is* the
+   answer comes only after the check, and a cell that reveals the answer runs
+   only ``if passed:``.
+2. **The check**, in ``minigrad/exercises/lessonNN.py``, decorated with
+   :func:`exercise`::
+
+       @exercise("my_id", lesson=N, title="...", hints=("the idea", "the formula"))
+       def check_my_id(check: Check, learner_fn) -> str:
+           generator = torch.Generator().manual_seed(N)
+           for case in cases:                       # several seeds, shapes, magnitudes
+               x = draw(generator, 3, 4)
+               want = closed_form(x)                # expected first, plain torch ops
+               got = check.call(learner_fn, x, names=("x",))   # on copies
+               check.expect("dL/dx", want, got, mistakes=(...,), factors={2: "why"})
+           return "what PASS verified"
+
+   Draw inputs so that a hard-coded answer fails: more than one case, and
+   extreme magnitudes where stability matters. Never use torch.autograd here
+   (minigrad does not): the expected values are closed forms. Re-export the
+   check in this file's imports and ``__all__``.
+3. **Diagnoses.** ``check.expect`` already recognises a constant factor, a
+   sign flip, a transpose, an all-zero answer, a non-finite one and a wrong
+   shape. For the mistakes typical of *this* exercise, compute what the wrong
+   method gives on the same inputs and pass it as a :class:`Mistake` (or one of
+   the ready ones in :mod:`.diagnoses`: ``missing_chain_factor``,
+   ``overwritten``, ``walked_forward``, ``one_sided``, ``wrong_broadcast_dims``).
+   ``factors={2: "..."}`` words a factor's likely cause. A diagnosis says what
+   kind of mistake and where to look, never the code of the fix.
+4. **Hint tiers**: the idea first, then the formula in maths or words, never
+   the answer's code. The last tier, added for every exercise, says
+   ``%load solutions/<id>.py``.
+5. **The solution**: ``notebooks/solutions/<id>.py``, the whole replacement
+   for the exercise cell, starting with ``# EXERCISE <id>``. It keeps every
+   line of the exercise cell (signature, docstring) except the gap's own
+   lines (``# Your code here...``, ``raise NotImplementedError(...)``,
+   ``return None``): nbgrader's student version is made by cutting the
+   solution out again (``minigrad/grading.py``; a test checks each solution).
+6. **The tests**, in ``tests/exercises/test_lessonNN.py`` (helpers in
+   ``tests/exercises/helpers.py``): the solution and at least one other right
+   formulation pass (use torch.autograd as the oracle where it applies); the
+   untouched gap fails without printing any line of the solution, nor does
+   any hint tier; at least two recorded wrong answers fail with the expected
+   diagnosis in the message.
+
+``tests/test_notebooks.py`` then runs the lesson as committed (every check
+FAILs) and with the solutions put in (every check PASSes), and
+``tests/test_grading.py`` grades it with nbgrader.
+"""
+
+from minigrad.exercises.checking import Check, CheckResult, ExerciseFailed, exercise, grading
+from minigrad.exercises.diagnoses import Mistake
+from minigrad.exercises.outcomes import progress
+from minigrad.exercises.registry import EXERCISES, hint, reset_hints
+
+# One module per lesson, in course order; each registers its exercises when imported.
+from minigrad.exercises.lesson00 import check_warm_up
+from minigrad.exercises.lesson01 import check_expression_grads, check_tanh_neuron
+from minigrad.exercises.lesson02 import check_reverse_walk, check_topological_order, neuron_tape
+from minigrad.exercises.lesson03 import (
+    check_linear_backward,
+    check_matmul_grad,
+    check_sum_to_shape,
+)
+from minigrad.exercises.lesson04 import (
+    check_divide_gate,
+    check_logsumexp_gate,
+    check_softplus_gate,
+)
+from minigrad.exercises.lesson05 import (
+    Softsign,
+    Swish,
+    check_central_difference,
+    check_kink_mask,
+    check_relative_error,
+    check_wrong_node,
+    mystery_forward,
+    mystery_inputs,
+    mystery_model,
+)
+from minigrad.exercises.lesson06 import check_conv_fans, check_deep_init
+
+__all__ = [
+    "Check",
+    "CheckResult",
+    "EXERCISES",
+    "ExerciseFailed",
+    "Mistake",
+    "Softsign",
+    "Swish",
+    "check_central_difference",
+    "check_conv_fans",
+    "check_deep_init",
+    "check_divide_gate",
+    "check_expression_grads",
+    "check_kink_mask",
+    "check_linear_backward",
+    "check_logsumexp_gate",
+    "check_matmul_grad",
+    "check_relative_error",
+    "check_reverse_walk",
+    "check_softplus_gate",
+    "check_sum_to_shape",
+    "check_tanh_neuron",
+    "check_topological_order",
+    "check_warm_up",
+    "check_wrong_node",
+    "exercise",
+    "grading",
+    "hint",
+    "mystery_forward",
+    "mystery_inputs",
+    "mystery_model",
+    "neuron_tape",
+    "progress",
+    "reset_hints",
+]

@@ -1,0 +1,101 @@
+# %% [markdown]
+# # Start here: learning backprop by doing it
+#
+# This course builds up, in twelve lessons, everything that happens when a neural network
+# learns: the derivative, the chain rule, the tape that records a computation, the reverse
+# walk over it (backpropagation), tensors, your own ops, gradient checking, modules,
+# optimisers, learning-rate schedules, a real training loop, a CNN, a GPU, and debugging.
+#
+# You learn it with **minigrad**, a small autograd and neural-network library written to be
+# read: every op is a short class with its forward and its backward side by side, and the
+# heavy work runs on torch tensors, so the code you read trains real models at real speed.
+# Each lesson is prose that explains *why*, code you run, a plot or a widget to look at, and
+# exercises you fill in yourself.
+#
+# ## The order
+#
+# Read the lessons in order; each one uses the ones before it.
+#
+# | | lesson | what you do in it |
+# |---|---|---|
+# | 1 | [derivatives and the chain rule](01_derivatives.ipynb) | gradients of an expression and of a neuron, by hand |
+# | 2 | [the tape](02_the_tape.ipynb) | write the reverse walk over a tape, and the order a tape is recorded in |
+# | 3 | [tensors, broadcasting and matmul](03_tensors.ipynb) | the gradient of a broadcast, of matmul and of a linear layer |
+# | 4 | [writing your own Gate](04_your_own_gate.ipynb) | Softplus, a two-input gate, a logsumexp that is stable at ±800 |
+# | 5 | [gradient checking](05_gradient_checking.ipynb) | central differences, relative error, kinks, the one wrong node on a tape |
+# | 6 | [modules and initialisation](06_modules_and_init.ipynb) | fan-in and fan-out, an init that keeps 20 layers alive |
+# | 7 | [optimisers](07_optimisers.ipynb) | SGD, momentum, Nesterov, Adam and AdamW against torch.optim |
+# | 8 | [learning-rate schedules](08_lr_schedules.ipynb) | warm-up and cosine annealing, epoch by epoch |
+# | 9 | [training an MLP](09_training_an_mlp.ipynb) | the training loop, written out |
+# | 10 | [a CNN and checkpoints](10_cnn_and_checkpoints.ipynb) | dropout, train vs eval mode, an exact resume |
+# | 11 | [on a GPU](11_on_a_gpu.ipynb) | the same code on another device |
+# | 12 | [debugging](12_debugging.ipynb) | NaNs, dead ReLUs, vanishing and exploding gradients |
+#
+# ## How the exercises work
+#
+# An exercise is a code cell with a gap, marked `# EXERCISE <name>`: a function or a class
+# whose body you write, in place of the line `raise NotImplementedError(...)`. The cell
+# after it, marked `# CHECK <name>`, checks your answer. Run both (Shift+Enter).
+#
+# * **PASS** says what was verified. Checks try your code on several inputs, shapes and
+#   magnitudes, so an answer that only works for one case does not pass.
+# * **FAIL** says where and what kind of mistake: which value, the first wrong element, the
+#   expected and the received number, and a *diagnosis*, for example "every element is
+#   exactly 2x the expected", "a sign flip", "the transpose of the expected one", "the local
+#   derivative alone: the chain rule also multiplies by grad_output". An untouched gap
+#   simply FAILs; the lesson still runs to its end.
+# * **Hints come in tiers.** `exercises.hint("matmul_grad")` prints the first one (the
+#   idea); call it again for the next (the formula, in maths). The last tier tells you how to
+#   load the solution into a cell: `%load solutions/matmul_grad.py`. Try without it first:
+#   the point is the doing.
+#
+# A FAIL reads like this (from an exercise of lesson 5):
+#
+# ```
+# FAIL central_difference: with f = sin, x = 0.7, eps = 0.001: the estimate is wrong: expected 0.764842, received 1.52968
+# diagnosis: your value is exactly 2x the expected: did you divide by eps instead of 2*eps?
+# hint: exercises.hint("central_difference") gives the idea behind it (call it again for more)
+# ```
+#
+# ### Try it: a warm-up
+#
+# Write the derivative of $f(x) = x^3 - 2x$, as a function of `x` (a float or a tensor: the
+# same expression works for both). Run the cell, then the check. Leave the gap as it is
+# first, to see a FAIL; then ask for a hint, then fill it in.
+
+# %%
+from minigrad import exercises
+
+# %% tags=["exercise"]
+# EXERCISE warm_up
+def slope(x):
+    """f'(x) for f(x) = x**3 - 2 * x."""
+    # Your code here: replace the line below.
+    raise NotImplementedError("write the derivative of x**3 - 2x")
+
+
+# %% tags=["check"]
+# CHECK warm_up
+passed = exercises.check_warm_up(slope)
+
+# %%
+exercises.hint("warm_up")
+
+# %% [markdown]
+# ## Your progress
+#
+# Every check remembers its latest outcome (in a small file, `.minigrad_progress.json`, in
+# this folder). Run the cell below at any time to see which exercises pass, lesson by lesson.
+
+# %%
+exercises.progress()
+
+# %% [markdown]
+# ## Elsewhere
+#
+# * Installed minigrad with pip, without this repository? `python -m minigrad.lessons DEST`
+#   copies the lessons and their solutions into the folder `DEST`; open it in JupyterLab.
+# * Teaching a class? The lessons can be graded with nbgrader: see `docs/grading.md` in the
+#   repository.
+#
+# **Next:** [Lesson 1: derivatives and the chain rule](01_derivatives.ipynb)
