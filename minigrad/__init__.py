@@ -2,18 +2,38 @@
 
 Reading order (each file imports only the ones before it):
 
-    errors.py      the typed errors every learner-facing check raises
-    tape.py        Context (the tape), Node, Payload, no_grad
+    errors.py      the typed errors and warnings every learner-facing check raises
+    grad_mode.py   whether an op is recorded, per thread: no_grad, enable_grad
+    tape.py        Context (the tape), Node, Leaf, Payload, default_context
     variable.py    Variable: a torch tensor with .grad, .requires_grad, a tape
     anomaly.py     detect_anomaly()
     gate.py        Gate: an op's forward and backward, and how a call is recorded
-    backprop.py    the reverse walk over the tape
+    backprop.py    the reverse walk over the tape; backprop = walk + write .grad
     ops/           every op, one small Gate class each
     inspect.py     the tape as records and a printed table
+    methods.py     Variable's and Context's methods that run the files above
+    trace.py       the reverse walk summarised step by step, for the TapeViewer
+    stats.py       gradient statistics per parameter, for the widgets
     gradcheck.py   finite differences against the tape's gradients
-    nn/, optim/, data/, training/  the neural-network library
-    atomic_file.py, file_kinds.py, checkpoint.py   checkpoints: atomic, checksummed, no code run
+    nn/            Module, initialisers, layers
+    optim/         optimisers and learning-rate schedulers
+    data/          data sets and the DataLoader
+    atomic_file.py writing a file all or nothing; OS errors in plain words
+    file_kinds.py  what a file that is not a checkpoint is, from its first bytes
+    checkpoint.py  checkpoints: atomic, checksummed, loaded without running code
+    training/      the training loop, metrics and callbacks
+    exercises/     the checks behind the lessons' exercises, one file a lesson
+
+``methods.py`` is the one place where a file reaches back: it gives Variable
+its operators and op methods (``x + y`` is ``mg.add(x, y)``) and Context its
+``variable``, ``records`` and ``print``, once the files they run exist.
+
+``__all__`` lists what a learner may use; the files themselves are not part
+of it, except the libraries built on the engine (nn, optim, data, training,
+checkpoint).
 """
+
+import types as _types
 
 # The engine, in reading order.
 from minigrad.errors import (
@@ -24,19 +44,24 @@ from minigrad.errors import (
     ContextError,
     DeviceError,
     DTypeError,
+    GateError,
     GradientError,
     HyperParameterError,
     MinigradError,
+    MinigradWarning,
     SetupError,
     ShapeError,
     TapeError,
+    TapeGrowthWarning,
 )
-from minigrad.tape import Context, Node, Payload, default_context, enable_grad, no_grad
+from minigrad.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from minigrad.tape import Context, Leaf, Node, Payload, default_context
 from minigrad.variable import Variable, tensor
 from minigrad.anomaly import detect_anomaly
 from minigrad.gate import Gate
 from minigrad.backprop import backprop
-from minigrad.ops import *
+from minigrad import ops as _ops
+from minigrad import methods as _methods  # noqa: F401  (attaches Variable's and Context's methods)
 from minigrad.gradcheck import GradcheckReport, gradcheck, gradcheck_gate, gradcheck_node
 
 # The neural-network library, built on the engine.
@@ -45,4 +70,64 @@ from minigrad.nn.init import init_random
 from minigrad.training import Trainer, fit, accuracy, confusion_matrix
 from minigrad.checkpoint import save_checkpoint, load_checkpoint
 
+# Every op function and Gate class, as mg.relu and mg.ReLU; not the files they
+# live in (mg.shape or mg.conv would be modules, not ops).
+_OP_NAMES = [
+    name for name in _ops.__all__ if not isinstance(getattr(_ops, name), _types.ModuleType)
+]
+globals().update({name: getattr(_ops, name) for name in _OP_NAMES})
+
 __version__ = "0.1.0"
+
+__all__ = [
+    # errors and warnings
+    "MinigradError",
+    "ShapeError",
+    "DTypeError",
+    "DeviceError",
+    "ContextError",
+    "TapeError",
+    "GradientError",
+    "AnomalyError",
+    "HyperParameterError",
+    "CheckpointError",
+    "CheckpointIOError",
+    "SetupError",
+    "ArgumentTypeError",
+    "GateError",
+    "MinigradWarning",
+    "TapeGrowthWarning",
+    # the engine
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "set_grad_enabled",
+    "Context",
+    "Node",
+    "Leaf",
+    "Payload",
+    "default_context",
+    "Variable",
+    "tensor",
+    "detect_anomaly",
+    "Gate",
+    "backprop",
+    *_OP_NAMES,
+    "GradcheckReport",
+    "gradcheck",
+    "gradcheck_gate",
+    "gradcheck_node",
+    # the libraries built on it
+    "nn",
+    "optim",
+    "data",
+    "training",
+    "checkpoint",
+    "init_random",
+    "Trainer",
+    "fit",
+    "accuracy",
+    "confusion_matrix",
+    "save_checkpoint",
+    "load_checkpoint",
+]

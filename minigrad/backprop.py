@@ -8,22 +8,135 @@ it into gradients for its inputs::
 
     for node in reversed(tape):
         grad_inputs = node.gate.backward(gradient of node's output)
-        for parent, g in zip(node.parents, grad_inputs):
-            add g to parent's gradient
+        for (source, slot), g in zip(node.parents, grad_inputs):
+            add g to the gradient of output slot of source
 
 This is a loop, not a recursion, so a chain of 100,000 ops is as fine as 3.
-A node is released (its saved tensors freed) as soon as it has been used, and
-the tape is emptied at the end unless ``retain_graph=True``.
+
+Computing is kept apart from writing. :func:`reverse_walk` only computes: it
+yields, node by node, the gradient arriving and the gradients sent, and keeps
+the sums in progress in a dict of its own. Two callers interpret it:
+
+* :func:`backprop` (``y.backward()``) writes: it adds each leaf's total to
+  ``.grad``, sets the gradient of every intermediate Variable still alive,
+  releases each node as soon as it has been used (freeing what its gate
+  saved) and empties the tape, unless ``retain_graph=True``;
+* :func:`minigrad.trace.trace` summarises each step for the TapeViewer.
+
+A backward that fails leaves nothing behind. No gradient is written until
+the walk has finished, so whatever stops it (a gate that raises, a hook that
+raises, a GradientError, detect_anomaly's AnomalyError, Ctrl-C) leaves every
+``.grad`` as it was, and the sums in progress go with the walk: the next
+backward is exact. Without ``retain_graph`` the tape is emptied all the
+same, as after a backward that finished (the nodes already walked have
+dropped what they saved), so the next backward needs a new forward pass;
+with ``retain_graph=True`` the tape is left whole and can be walked again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from minigrad.anomaly import AnomalyMode, check_finite
-from minigrad.errors import GradientError, TapeError, format_shape
-from minigrad.tape import Node
+from minigrad.errors import ArgumentTypeError, GradientError, TapeError, format_shape
+from minigrad.tape import Node, leaf_edge
 from minigrad.variable import Variable
+
+
+def reverse_walk(root: Variable, seed: torch.Tensor, pending: dict) -> Iterator:
+    """The gradients of every node that leads to ``root``, one node at a time, last first.
+
+    Yields ``(node, outputs, grads, grad_inputs)``:
+
+    * ``outputs``: the node's output Variables (``None`` for one already freed);
+    * ``grads``: the complete gradient arriving at each output, after its
+      hooks (``None`` for an output nobody used: its gate got zeros);
+    * ``grad_inputs``: what the gate sent back, one entry per input.
+
+    Nodes that no gradient reaches are skipped. The walk writes nothing: it
+    sums into ``pending`` (a dict the caller gives: node or leaf -> one
+    gradient per output), where a caller may watch the sums grow. When the
+    walk is over, ``pending`` holds the total of each leaf it reached:
+    :func:`leaf_gradients` finishes them.
+    """
+    source = leaf_edge(root)[0] if root.node is None else root.node
+    arriving = [None] * len(source.payload.shapes)
+    arriving[root.output_index] = seed
+    pending[source] = arriving
+    tape = root.context.nodes
+    node = source
+    try:
+        for index in range(-1 if root.node is None else root.node.index, -1, -1):
+            node = tape[index]
+            grads = pending.pop(node, None)
+            if grads is None:
+                continue  # no gradient reaches it: it does not lead to root
+            outputs = node.payload.outputs()
+            if len(grads) == 1:  # one output, the usual case
+                variable = outputs[0]
+                if variable is not None and variable.hooks:
+                    grads[0] = _run_hooks(variable, grads[0])
+                grad_output = grads[0]
+            else:  # several outputs: an unused one sends back zeros
+                for slot, variable in enumerate(outputs):
+                    if variable is not None and variable.hooks and grads[slot] is not None:
+                        grads[slot] = _run_hooks(variable, grads[slot])
+                grad_output = _fill_zeros(grads, node.payload.shapes)
+            grad_inputs = node.gate.backward(grad_output)
+            parents = node.parents
+            if not isinstance(grad_inputs, (tuple, list)) or len(grad_inputs) != len(parents):
+                raise _wrong_count(node, grad_inputs)
+            if AnomalyMode.enabled:
+                check_finite(node.gate, "backward", grad_inputs, node.index, node.payload.shapes)
+            for position, parent in enumerate(parents):
+                g = grad_inputs[position]
+                if parent is None or g is None:
+                    continue
+                target, slot = parent
+                shapes = target.payload.shapes
+                if not isinstance(g, torch.Tensor) or g.shape != shapes[slot]:
+                    _check_gradient(node, target, slot, g, position)
+                held = pending.get(target)
+                if held is None:  # the first gradient to reach this target
+                    if len(shapes) == 1:
+                        pending[target] = [g]
+                    else:
+                        held = pending[target] = [None] * len(shapes)
+                        held[slot] = g
+                else:
+                    # Out of place on purpose: g may be shared with another input's
+                    # gradient (the two inputs of an add get the same tensor).
+                    held[slot] = g if held[slot] is None else held[slot] + g
+            yield node, outputs, grads, grad_inputs
+            # Let go of this node's gradients before the next gate runs.
+            grads = grad_output = grad_inputs = outputs = None
+        for node in pending:  # every node has been walked: the rest must be leaves
+            if not node.is_leaf:  # a node emptied by an earlier backward
+                raise _released_input(node)
+    except GeneratorExit:  # the caller stopped asking for steps: nothing went wrong
+        raise
+    except BaseException as error:  # Ctrl-C too: say where the walk stopped
+        if hasattr(error, "add_note"):  # Python 3.11+
+            error.add_note(f"(minigrad: raised during backprop, at node {node.index}: {node.op})")
+        raise
+
+
+def leaf_gradients(pending: dict) -> list:
+    """``(variable, total)`` for each leaf a finished walk reached, after the leaf's hooks.
+
+    A leaf's hooks see its total, summed over all its uses. A leaf the learner
+    has dropped is left out: nobody can read its gradient.
+    """
+    totals = []
+    for leaf, (total,) in pending.items():
+        variable = leaf.ref()
+        if variable is not None:
+            if variable.hooks:
+                total = _run_hooks(variable, total)
+            totals.append((variable, total))
+    return totals
 
 
 def backprop(root: Variable, grad=None, retain_graph: bool = False) -> None:
@@ -33,102 +146,63 @@ def backprop(root: Variable, grad=None, retain_graph: bool = False) -> None:
     it may be left out when ``root`` holds a single element (it is then 1).
     Gradients of leaf Variables accumulate across calls (call ``zero_grad``
     between steps); gradients of intermediate Variables that are still alive
-    are set too, so a learner can look at them.
+    are set too, so a learner can look at them. Nothing is written unless the
+    whole walk succeeds (see the module docstring).
     """
-    seed = _seed_gradient(root, grad)
+    seed = seed_gradient(root, grad, "backprop")
     if not root.requires_grad:
         raise TapeError(
             "backprop: this Variable does not require grad, so nothing on the tape leads to it\n"
             "help: create the inputs with requires_grad=True, and do not compute it inside "
             "no_grad()"
         )
-    if root.node is None:  # a leaf: its gradient is the seed itself
-        _accumulate_leaf(root, seed)
-        return
-    if root.node.released:
+    if root.node is not None and root.node.released:
         raise TapeError(
             "backprop: the tape that produced this Variable has been emptied, so there is "
             "nothing to walk back through\n"
-            "help: backprop empties the tape; pass retain_graph=True to the first backward "
-            "if you need to backprop twice, or recompute the forward pass"
+            "help: backprop empties the tape (also when it fails); pass retain_graph=True to "
+            "the first backward if you need to backprop twice, or run the forward pass again"
         )
+    release = not retain_graph
+    pending: dict = {}
+    alive = []  # (intermediate Variable, its gradient), written once the walk is over
+    try:
+        for node, outputs, grads, _ in reverse_walk(root, seed, pending):
+            if outputs[0] is not None or len(outputs) > 1:  # (usually freed: skip the loop)
+                for variable, g in zip(outputs, grads):
+                    if variable is not None and g is not None:
+                        alive.append((variable, g))
+            if release:
+                node.release()  # its saved tensors are not needed any more
+            # Drop this step's gradients now: the walk runs the next gate before
+            # the loop would rebind these names.
+            outputs = grads = None
+        leaves = leaf_gradients(pending)
+    except BaseException as error:
+        if hasattr(error, "add_note"):
+            error.add_note(_failure_note(release))
+        raise
+    finally:
+        if release:
+            root.context.clear()  # also the nodes no gradient reached
+    # The walk is over: only now is anything written.
+    for variable, g in alive:
+        variable.grad = g
+    for variable, g in leaves:
+        held = variable.grad
+        variable.grad = g if held is None else held + g
 
-    context = root.context
-    tape = context.nodes
-    last = root.node.index
-    root.node.output_grads = [None] * len(root.node.payload.shapes)
-    root.node.output_grads[root.output_index] = seed
-    hooked_leaves: dict[int, list] = {}
 
-    for position in range(last, -1, -1):
-        node = tape[position]
-        if node.output_grads is not None:
-            _run_node(node, hooked_leaves)
-        if not retain_graph:
-            node.release()  # its saved tensors are not needed any more
-
-    for variable, total in hooked_leaves.values():
-        _accumulate_leaf(variable, total)
-    if not retain_graph:
-        for node in tape[last + 1 :]:  # recorded after the root: not part of this graph
-            node.release()
-        tape.clear()
-
-
-def _run_node(node: Node, hooked_leaves: dict) -> None:
-    """Apply one node's backward and send each input gradient to its parent."""
-    grads = node.output_grads
-    node.output_grads = None
-    payload = node.payload
-    # Intermediate Variables the learner still holds get their gradient too.
-    for i, variable in enumerate(payload.outputs()):
-        if variable is not None and grads[i] is not None:
-            if variable.hooks:
-                grads[i] = _run_hooks(variable, grads[i])
-            variable.grad = grads[i]
-
-    if len(grads) == 1:
-        grad_output = grads[0]
-    else:  # several outputs: an unused one gets a zero gradient
-        grad_output = tuple(
-            [g if g is not None else _zeros(payload.shapes[i], grads) for i, g in enumerate(grads)]
+def _failure_note(released: bool) -> str:
+    if released:
+        return (
+            "(minigrad: no .grad was changed. The tape was emptied, as after every backward "
+            "without retain_graph=True: fix the cause, then run the forward pass again.)"
         )
-    grad_inputs = node.gate.backward(grad_output)
-    parents = node.parents
-    if not isinstance(grad_inputs, (tuple, list)) or len(grad_inputs) != len(parents):
-        raise _wrong_count(node, grad_inputs)
-    if AnomalyMode.enabled:
-        check_finite(node.gate, "backward", grad_inputs, node.index, payload.shapes)
-
-    for position, parent in enumerate(parents):
-        g = grad_inputs[position]
-        if parent is None or g is None:
-            continue
-        if isinstance(parent, Variable):  # a leaf: accumulate into .grad
-            if not isinstance(g, torch.Tensor) or g.shape != parent.value.shape:
-                raise _bad_gradient(node, parent.value.shape, g, position)
-            if parent.hooks:  # hooks see the leaf's total gradient, at the end
-                entry = hooked_leaves.setdefault(id(parent), [parent, None])
-                entry[1] = g if entry[1] is None else entry[1] + g
-            else:
-                held = parent.grad
-                parent.grad = g if held is None else held + g
-        else:  # an earlier node's output: collect until that node runs
-            producer, slot = parent
-            if not isinstance(g, torch.Tensor) or g.shape != producer.payload.shapes[slot]:
-                raise _bad_gradient(node, producer.payload.shapes[slot], g, position)
-            if producer.output_grads is None:
-                producer.output_grads = [None] * len(producer.payload.shapes)
-            held = producer.output_grads[slot]
-            # Out of place on purpose: g may be shared with another input's
-            # gradient (the two inputs of an add get the same tensor).
-            producer.output_grads[slot] = g if held is None else held + g
-
-
-def _accumulate_leaf(variable: Variable, grad: torch.Tensor) -> None:
-    if variable.hooks:
-        grad = _run_hooks(variable, grad)
-    variable.grad = grad if variable.grad is None else variable.grad + grad
+    return (
+        "(minigrad: no .grad was changed, and the tape is whole (retain_graph=True): fix the "
+        "cause and call backward again.)"
+    )
 
 
 def _run_hooks(variable: Variable, grad: torch.Tensor) -> torch.Tensor:
@@ -136,26 +210,35 @@ def _run_hooks(variable: Variable, grad: torch.Tensor) -> torch.Tensor:
         replaced = hook(grad)
         if replaced is not None:
             if not isinstance(replaced, torch.Tensor) or replaced.shape != grad.shape:
+                got = (
+                    f"a tensor of shape {format_shape(replaced.shape)}"
+                    if isinstance(replaced, torch.Tensor)
+                    else f"a {type(replaced).__name__}"
+                )
                 raise GradientError(
-                    f"a hook on {variable.name or 'a Variable'} returned "
-                    f"{type(replaced).__name__} "
-                    f"{format_shape(replaced.shape) if isinstance(replaced, torch.Tensor) else ''}"
-                    f"; expected a tensor of shape {format_shape(grad.shape)} or None"
+                    f"a hook on {variable.name or 'a Variable'}: expected it to return a tensor "
+                    f"of shape {format_shape(grad.shape)} or None, got {got}\n"
+                    "help: return the new gradient (shaped like the one the hook received), or "
+                    "return nothing to keep it"
                 )
             grad = replaced
     return grad
 
 
-def _seed_gradient(root: Variable, grad) -> torch.Tensor:
+def seed_gradient(root: Variable, grad, caller: str) -> torch.Tensor:
+    """The gradient the walk starts from: ``grad`` checked against ``root``, or 1."""
     if not isinstance(root, Variable):
-        raise TypeError(f"backprop expects a Variable, got {type(root).__name__}")
+        raise ArgumentTypeError(
+            f"{caller}: expected a minigrad Variable, got {type(root).__name__}\n"
+            "help: call it on the output of minigrad ops, e.g. loss = mg.mse_loss(pred, target)"
+        )
     if grad is None:
         if root.value.numel() != 1:
             raise TapeError(
-                f"backprop: the output has shape {format_shape(root.shape)}, not a single "
+                f"{caller}: the output has shape {format_shape(root.shape)}, not a single "
                 "number, so its gradient is not implied\n"
                 "help: reduce it first (y.sum().backward()) or pass the gradient: "
-                "y.backward(grad=torch.ones_like(y.value))"
+                "grad=torch.ones_like(y.value)"
             )
         return torch.ones_like(root.value)
     if isinstance(grad, Variable):
@@ -163,22 +246,52 @@ def _seed_gradient(root: Variable, grad) -> torch.Tensor:
     grad = torch.as_tensor(grad, dtype=root.dtype, device=root.device)
     if grad.shape != root.shape:
         raise TapeError(
-            f"backprop: grad has shape {format_shape(grad.shape)} but the output has shape "
+            f"{caller}: grad has shape {format_shape(grad.shape)} but the output has shape "
             f"{format_shape(root.shape)}\nhelp: pass a gradient shaped like the output"
         )
     return grad
 
 
-def _zeros(shape, like: list) -> torch.Tensor:
-    sample = next(g for g in like if g is not None)
-    return torch.zeros(shape, dtype=sample.dtype, device=sample.device)
+def _fill_zeros(grads: list, shapes: tuple) -> tuple:
+    """The gradients of a node's outputs, with zeros (on the right device) for unused ones."""
+    sample = next(g for g in grads if g is not None)
+    return tuple(
+        [
+            g if g is not None else torch.zeros(shapes[i], dtype=sample.dtype, device=sample.device)
+            for i, g in enumerate(grads)
+        ]
+    )
+
+
+def _check_gradient(node: Node, target, slot: int, grad, position: int) -> None:
+    """Raise the GradientError for a gradient that does not fit its input.
+
+    (Only reached when the shape recorded on the tape differs. A Leaf records
+    its Variable's shape when first used; if the learner has since given the
+    Variable a value of another shape, the Variable's own shape decides.)
+    """
+    expected = target.payload.shapes[slot]
+    if target.is_leaf and target.variable is not None:
+        expected = target.variable.shape
+    if not isinstance(grad, torch.Tensor) or grad.shape != expected:
+        raise _bad_gradient(node, expected, grad, position)
+
+
+def _released_input(node: Node) -> TapeError:
+    return TapeError(
+        f"backprop: an input of this computation was made by node {node.index}, which an "
+        "earlier backward already walked and emptied, so the gradient cannot go further back\n"
+        "help: run the forward pass again from the start, or pass retain_graph=True to the "
+        "earlier backward; to treat that value as a constant, use x.detach()"
+    )
 
 
 def _bad_gradient(node: Node, expected, grad, position: int) -> GradientError:
     if not isinstance(grad, torch.Tensor):
         return GradientError(
             f"{node.op}.backward (node {node.index}) returned a {type(grad).__name__} for input "
-            f"{position}; expected a torch.Tensor or None"
+            f"{position}; expected a torch.Tensor or None\n"
+            "help: compute each gradient with torch ops on grad_output and the saved tensors"
         )
     return GradientError(
         f"{node.op}.backward (node {node.index}) returned a gradient of shape "

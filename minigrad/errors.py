@@ -64,6 +64,18 @@ class ArgumentTypeError(MinigradError, TypeError):
     optimiser where a minigrad one is, a tensor where a Variable is."""
 
 
+class GateError(MinigradError, TypeError):
+    """A Gate that breaks its contract: a forward that returns something other than tensors."""
+
+
+class MinigradWarning(UserWarning):
+    """Base class of every warning minigrad gives: something works, but likely not as meant."""
+
+
+class TapeGrowthWarning(MinigradWarning):
+    """A tape that only grows: many forward passes recorded and never walked back."""
+
+
 def format_shape(shape) -> str:
     """``(3, 4)`` for a torch.Size, a tuple or a list; ``()`` for a scalar."""
     dims = tuple(shape)

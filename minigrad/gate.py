@@ -31,8 +31,16 @@ import numbers
 import torch
 
 from minigrad.anomaly import AnomalyMode, check_finite
-from minigrad.errors import ContextError, DeviceError, DTypeError, ShapeError, format_shape
-from minigrad.tape import GradMode, default_context
+from minigrad.errors import (
+    ContextError,
+    DeviceError,
+    DTypeError,
+    GateError,
+    ShapeError,
+    format_shape,
+)
+from minigrad.grad_mode import state as grad_mode
+from minigrad.tape import default_context, leaf_edge
 from minigrad.variable import Variable, as_tensor
 
 
@@ -93,9 +101,13 @@ class Gate:
                     raise _two_contexts(self, context, x.context)
                 value = x.value
                 if x.requires_grad:
-                    # Point at the node that made x (not at x itself, so that
-                    # x's value can be freed), or at x when it is a leaf.
-                    parents.append(x if x.node is None else (x.node, x.output_index))
+                    # The edge back: to the node that made x (not to x itself,
+                    # so that x's value can be freed), or to x's Leaf.
+                    node = x.node
+                    if node is not None:
+                        parents.append((node, x.output_index))
+                    else:
+                        parents.append(x.leaf_edge or leaf_edge(x))
                     needs.append(True)
                 else:
                     parents.append(None)
@@ -115,7 +127,9 @@ class Gate:
         if context is None:
             context = default_context()
 
-        recording = True in needs and context.recording and GradMode.enabled
+        recording = True in needs and (
+            grad_mode.all_on or (grad_mode.grad_enabled and context not in grad_mode.paused)
+        )  # context.is_recording(), inlined
         self.needs_input_grad = tuple(needs) if recording else (False,) * len(needs)
         try:
             out = self.forward(*tensors)
@@ -130,6 +144,8 @@ class Gate:
             if recording:
                 result.node = context.record(self, tuple(parents), outputs, inputs)
         else:  # several outputs (split, chunk): a tuple of Variables
+            if not isinstance(out, (tuple, list)):
+                out = (out,)  # not a tensor either: _wrap says so
             outputs = tuple([_wrap(value, recording, context) for value in out])
             result = outputs
             if recording:
@@ -151,7 +167,11 @@ class Gate:
 def _wrap(value, requires_grad: bool, context) -> Variable:
     """A new Variable for an op's output, without the checks a learner's input gets."""
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"a gate's forward must return torch tensors, got {type(value).__name__}")
+        raise GateError(
+            f"a Gate's forward must return a torch tensor (or a tuple of them), got "
+            f"{type(value).__name__}\n"
+            "help: compute the output with torch ops on the input tensors and return it"
+        )
     v = Variable.__new__(Variable)
     v.value = value
     v.grad = None
@@ -161,6 +181,7 @@ def _wrap(value, requires_grad: bool, context) -> Variable:
     v.node = None
     v.output_index = 0
     v.hooks = None
+    v.leaf_edge = None
     return v
 
 

@@ -1,7 +1,9 @@
 """The tape as plain data and as a printed table.
 
 ``ctx.records()`` gives one dict per node; ``print(ctx)`` prints them as a
-table. The widgets draw from these records, never from private fields.
+table (:func:`records` and :func:`context_table` are those two methods, see
+``minigrad/methods.py``). The widgets draw from these records, never from
+private fields.
 
     Context: 3 nodes
       #  op      inputs        output   saved
@@ -35,11 +37,16 @@ def describe_parent(parent, called_with=None) -> dict:
         if isinstance(called_with, (int, float)):
             return {"kind": "constant", "label": f"{called_with:g}"}
         return {"kind": "constant", "label": "-"}
-    if isinstance(parent, Variable):
-        return _variable("leaf", parent)
-    node, slot = parent
-    label = f"#{node.index}" if len(node.payload) == 1 else f"#{node.index}[{slot}]"
-    return {"kind": "node", "label": label, "index": node.index, "slot": slot}
+    source, slot = parent
+    if source.is_leaf:
+        variable = source.variable
+        if variable is None:  # dropped by the learner: only its shape is known
+            shape = source.payload.shapes[0]
+            return {"kind": "leaf", "label": f"leaf{format_shape(shape)}", "id": None,
+                    "name": None, "shape": tuple(shape)}  # fmt: skip
+        return _variable("leaf", variable)
+    label = f"#{source.index}" if len(source.payload) == 1 else f"#{source.index}[{slot}]"
+    return {"kind": "node", "label": label, "index": source.index, "slot": slot}
 
 
 def formula(gate) -> str:
@@ -85,3 +92,19 @@ def format_table(records: list[dict]) -> str:
     if any(i["kind"] == "constant" for r in records for i in r["inputs"]):
         lines.append("  (inputs: #k is node k's output; - is an input that needs no gradient)")
     return "\n".join(lines)
+
+
+def records(context) -> list[dict]:
+    """The tape as plain data, one dict a node (what ``print`` and the widgets show).
+
+    This is ``ctx.records()``.
+    """
+    return [node_record(node) for node in context.nodes]
+
+
+def context_table(context) -> str:
+    """A title line, then the tape as a table: this is ``print(ctx)``."""
+    title = f"Context {context.name!r}" if context.name else "Context"
+    state = "" if context.is_recording() else ", not recording"
+    header = f"{title}: {len(context.nodes)} nodes{state}"
+    return header + ("\n" + format_table(records(context)) if context.nodes else "")

@@ -1,15 +1,19 @@
 """The tape (Wengert list): a Context records every op as a Node, in order.
 
-A Context is a plain Python list of nodes plus a switch that turns recording
-off. Each :class:`Node` says
+A Context is a plain Python list of nodes. Each :class:`Node` says
 
 * ``gate``: the op that ran, which also keeps what its backward needs;
-* ``parents``: where each input's gradient must go: the node (and output
-  slot) that produced it, a leaf Variable, or ``None`` when no gradient is
-  needed for it;
+* ``parents``: one entry per input, the edge its gradient travels back
+  along: ``(source, slot)`` for output ``slot`` of ``source``, or ``None``
+  for an input that needs no gradient (the data, a constant). ``source`` is
+  the Node of the op that made the input, or, for a Variable the learner
+  made, its :class:`Leaf`: the place its gradient collects. So every edge
+  has one form, and backprop never asks what kind of thing it points at;
 * ``payload``: the op's output, one Variable or several.
 
 Backprop (``minigrad/backprop.py``) is a loop over ``ctx.nodes`` in reverse.
+Whether an op is recorded at all is grad mode's business
+(``minigrad/grad_mode.py``): ``mg.no_grad()``, ``ctx.no_grad()``, per thread.
 
 Memory matters: a node links to the *nodes* that made its inputs, never to
 their Variables, so forward values live only as long as the learner's own
@@ -17,22 +21,31 @@ code holds them, or as long as a gate saved them for its backward. The
 payload holds its outputs through weak references for the same reason,
 unless the Context was made with ``keep_outputs=True`` (the TapeViewer
 widget does this to show every value).
+
+Three methods of Context come from later files, because they make or
+describe Variables: ``ctx.variable(...)`` (``minigrad/variable.py``),
+``ctx.records()`` and ``print(ctx)`` (``minigrad/inspect.py``). They are
+attached in ``minigrad/methods.py``.
 """
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
 
+from minigrad.errors import TapeGrowthWarning
+from minigrad.grad_mode import (  # no_grad and enable_grad: older code imports them from here
+    current_context,
+    enable_grad,  # noqa: F401
+    no_grad,  # noqa: F401
+    paused,
+    state,
+)
 
-class GradMode:
-    """The process-wide switch behind ``mg.no_grad()``.
-
-    ``ctx.no_grad()`` turns one tape off; ``mg.no_grad()`` turns every tape off.
-    """
-
-    enabled = True
+# A tape this long was never walked back: no single forward pass of a normal
+# training step records anywhere near this many ops.
+GROWTH_WARNING_AT = 100_000
 
 
 class Payload:
@@ -87,10 +100,8 @@ class Payload:
 
 
 class Node:
-    """One recorded op: ``gate``, ``parents``, ``payload``.
+    """One recorded op: ``gate``, ``parents`` (its input edges), ``payload``.
 
-    ``output_grads`` collects, during backprop, the gradient that flows into
-    each output of this node (summed when an output was used several times).
     After backprop has used a node it is *released*: the gate (and with it
     every saved tensor) is dropped, unless the graph is retained.
 
@@ -99,16 +110,14 @@ class Node:
     that need no gradient (the data ``x``, a constant ``2.0``).
     """
 
-    __slots__ = (
-        "gate", "parents", "payload", "index", "output_grads", "released", "inputs", "__weakref__"
-    )  # fmt: skip
+    __slots__ = ("gate", "parents", "payload", "index", "released", "inputs", "__weakref__")
+    is_leaf = False
 
     def __init__(self, gate, parents: tuple, payload: Payload, index: int, inputs=None):
         self.gate = gate
         self.parents = parents
         self.payload = payload
         self.index = index
-        self.output_grads = None
         self.released = False
         self.inputs = inputs
 
@@ -122,11 +131,65 @@ class Node:
         self.gate = None
         self.parents = ()
         self.inputs = None
-        self.output_grads = None
         self.released = True
 
     def __repr__(self) -> str:
         return f"Node({self.index}: {self.op} -> {self.payload!r})"
+
+
+class Leaf:
+    """Where the gradient of a leaf Variable (one the learner made, not an op) collects.
+
+    An input edge made by an earlier op points at that op's Node; one the
+    learner made points at the Variable's Leaf (torch calls it
+    AccumulateGrad). A Leaf is a node with no gate and no parents whose
+    payload is the Variable itself; it is not on the tape. Backprop sums
+    every gradient that reaches it and, once the walk has finished, adds the
+    total to ``variable.grad``.
+
+    A Variable keeps the edge to its Leaf (``variable.leaf_edge``, made by
+    :func:`leaf_edge` when an op first uses it) for as long as it lives, so
+    every node that uses it, in this step and the next, sends its gradient to
+    the same place. The Leaf holds the Variable only weakly, as every payload
+    on a plain tape does: the tape keeps no Variable alive, a leaf included
+    (a ``keep_outputs`` tape keeps them through ``node.inputs``).
+    """
+
+    __slots__ = ("payload", "ref", "__weakref__")
+    is_leaf = True
+    released = False
+    gate = None
+    parents = ()
+    index = None
+    inputs = None
+    op = "Leaf"
+
+    def __init__(self, variable):
+        self.payload = Payload((variable,), keep=False)
+        self.ref = self.payload._held[0]  # the payload's weak reference, at hand
+
+    @property
+    def variable(self):
+        """The leaf Variable, or ``None`` once the learner has dropped it."""
+        return self.ref()
+
+    def release(self) -> None:
+        """Nothing to drop: a Leaf saves nothing."""
+
+    def __repr__(self) -> str:
+        variable = self.variable
+        return f"Leaf({variable.name or 'unnamed'})" if variable is not None else "Leaf(freed)"
+
+
+def leaf_edge(variable) -> tuple:
+    """``(Leaf, 0)``: the edge a node that uses the leaf ``variable`` points along.
+
+    Made the first time an op uses the Variable, then kept on it.
+    """
+    edge = variable.leaf_edge
+    if edge is None:
+        edge = variable.leaf_edge = (Leaf(variable), 0)
+    return edge
 
 
 class Context:
@@ -143,38 +206,27 @@ class Context:
     ([2.0, 4.0], 0)
 
     ``with ctx:`` makes this the current context (where ``mg.tensor`` creates
-    Variables); ``ctx.no_grad()`` switches recording off inside a block.
+    Variables); ``ctx.no_grad()`` switches recording off inside a block. Both
+    hold for the thread that opens the block only.
     """
 
     def __init__(self, keep_outputs: bool = False, name: str | None = None):
         self.nodes: list[Node] = []
-        self.recording = True
         self.keep_outputs = keep_outputs
         self.name = name
-
-    # -- creating variables -------------------------------------------------
-    def variable(
-        self, value, requires_grad: bool = False, name: str | None = None, dtype=None, device=None
-    ):
-        """A new leaf Variable on this tape, from a tensor, array, list or number."""
-        from minigrad.variable import Variable, as_tensor
-
-        return Variable(as_tensor(value, dtype=dtype, device=device), requires_grad, self, name)
+        self.growth_warning_at: int | None = GROWTH_WARNING_AT
 
     # -- recording ----------------------------------------------------------
     def is_recording(self) -> bool:
-        """True when ops on this tape are being recorded."""
-        return self.recording and GradMode.enabled
+        """True when ops on this tape are recorded in this thread (no ``no_grad`` block is open)."""
+        return state.grad_enabled and self not in state.paused
 
-    @contextmanager
-    def no_grad(self) -> Iterator[None]:
-        """Record nothing inside the block; the previous state comes back even on error."""
-        previous = self.recording
-        self.recording = False
-        try:
-            yield
-        finally:
-            self.recording = previous
+    def no_grad(self):
+        """Record nothing on this tape inside the block, in this thread.
+
+        The previous state comes back when the block ends, even on error.
+        """
+        return paused(self)
 
     # Arraymancer's name for the same block.
     no_grad_mode = no_grad
@@ -182,25 +234,48 @@ class Context:
     def record(self, gate, parents: tuple, outputs: tuple, inputs: tuple = ()) -> Node:
         """Append a node for ``gate`` (called by Gate.__call__ with what it was called on)."""
         keep = self.keep_outputs
-        node = Node(
-            gate, parents, Payload(outputs, keep), len(self.nodes), inputs if keep else None
-        )
-        self.nodes.append(node)
+        nodes = self.nodes
+        index = len(nodes)
+        node = Node(gate, parents, Payload(outputs, keep), index, inputs if keep else None)
+        nodes.append(node)
+        if index == self.growth_warning_at:
+            self._warn_growth()
         return node
+
+    def _warn_growth(self) -> None:
+        """Say once that the tape keeps growing: it is the first sign of a memory leak."""
+        self.growth_warning_at = None  # once per tape
+        title = f"Context {self.name!r}" if self.name else "a Context"
+        warnings.warn(
+            f"{title} holds {len(self.nodes):,} recorded ops and no backward has emptied it; "
+            "a tape that is never walked back keeps every node, and what its gates saved, "
+            "until memory runs out\n"
+            "likely cause: forward passes that need no gradient (evaluation, predictions, "
+            "plots) recorded outside no_grad\n"
+            "help: run them inside `with mg.no_grad():` (or `with ctx.no_grad():`), or call "
+            "ctx.clear() to drop a tape you do not need",
+            TapeGrowthWarning,
+            stacklevel=5,  # the learner's line that ran the op
+        )
 
     def clear(self) -> None:
         """Empty the tape, releasing every node and what it saved."""
         for node in self.nodes:
-            node.release()
+            if not node.released:
+                node.release()
         self.nodes.clear()
 
     # -- the current context ------------------------------------------------
     def __enter__(self) -> Context:
-        _CURRENT.append(self)
+        state.contexts.append(self)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        _CURRENT.remove(self)
+        contexts = state.contexts
+        if contexts and contexts[-1] is self:  # blocks nest: this is the innermost
+            contexts.pop()
+        elif self in contexts:
+            contexts.remove(self)
 
     # -- looking at the tape ------------------------------------------------
     def __len__(self) -> int:
@@ -212,50 +287,17 @@ class Context:
     def __getitem__(self, index: int) -> Node:
         return self.nodes[index]
 
-    def records(self) -> list[dict]:
-        """The tape as plain data, one dict a node (what ``print`` and the widgets show)."""
-        from minigrad.inspect import node_record
-
-        return [node_record(node) for node in self.nodes]
-
-    def __str__(self) -> str:
-        from minigrad.inspect import format_table
-
-        title = f"Context {self.name!r}" if self.name else "Context"
-        state = "" if self.is_recording() else ", not recording"
-        header = f"{title}: {len(self.nodes)} nodes{state}"
-        return header + ("\n" + format_table(self.records()) if self.nodes else "")
-
     def __repr__(self) -> str:
         return f"<minigrad.Context with {len(self.nodes)} nodes>"
 
 
 _DEFAULT = Context(name="default")
-_CURRENT: list[Context] = []
 
 
 def default_context() -> Context:
-    """The context ``mg.tensor`` records on: the innermost ``with ctx:``, else a global one."""
-    return _CURRENT[-1] if _CURRENT else _DEFAULT
+    """Where ``mg.tensor`` records: this thread's innermost ``with ctx:``, else a global one.
 
-
-@contextmanager
-def no_grad() -> Iterator[None]:
-    """Record nothing on any tape inside the block (like ``torch.no_grad()``)."""
-    previous = GradMode.enabled
-    GradMode.enabled = False
-    try:
-        yield
-    finally:
-        GradMode.enabled = previous
-
-
-@contextmanager
-def enable_grad() -> Iterator[None]:
-    """Record again inside a ``no_grad`` block."""
-    previous = GradMode.enabled
-    GradMode.enabled = True
-    try:
-        yield
-    finally:
-        GradMode.enabled = previous
+    The global one is shared by every thread.
+    """
+    current = current_context()
+    return _DEFAULT if current is None else current

@@ -1,6 +1,6 @@
 """A tape replayed one node at a time, as plain data (what the TapeViewer steps through).
 
-``trace(root)`` walks a retained tape twice and writes down what happens:
+``trace(root)`` reads a retained tape twice and writes down what happens:
 
 * forward, node by node in tape order: the value each op computed;
 * backward, node by node in reverse: the gradient arriving at the node's
@@ -8,10 +8,14 @@
   gate hands to each input, and whether an input already held a gradient
   from another use, in which case the new one is *added* (accumulation).
 
-It repeats backprop's loop (``minigrad/backprop.py``) without touching any
-``.grad`` and without releasing a node, so it needs a tape that is still
-there: build it in ``mg.Context(keep_outputs=True)`` (so every value can be
-shown) and call ``trace`` before ``backward``, or after
+The backward half is backprop's own walk (:func:`minigrad.backprop.reverse_walk`),
+summarised instead of written: the same hooks run on intermediate Variables,
+the same zeros fill an unused output, the same checks refuse a gradient of
+the wrong shape. (A leaf's hooks change only what is written to its
+``.grad``, so trace, which shows what is sent to each leaf, does not run them.) No
+``.grad`` is touched and no node released, but the walk needs a tape that is
+still there: build it in ``mg.Context(keep_outputs=True)`` (so every value
+can be shown) and call ``trace`` before ``backward``, or after
 ``backward(retain_graph=True)``.
 
 Every tensor is reduced to a :func:`summarize` dict of plain Python numbers,
@@ -20,9 +24,8 @@ so the result can be printed, compared and drawn without torch.
 
 from __future__ import annotations
 
-import torch
-
-from minigrad.errors import TapeError, format_shape
+from minigrad.backprop import reverse_walk, seed_gradient
+from minigrad.errors import ArgumentTypeError, TapeError
 from minigrad.inspect import describe_parent
 from minigrad.variable import Variable
 
@@ -33,6 +36,7 @@ def summarize(tensor) -> dict | None:
     ``text`` is a short human form: the number itself for one element,
     otherwise ``mean ± std``.
 
+    >>> import torch
     >>> summarize(torch.tensor([1.0, 3.0]))["text"]
     'μ 2 ± 1.41'
     """
@@ -58,21 +62,6 @@ def summarize(tensor) -> dict | None:
     return summary
 
 
-def _target(parent) -> tuple:
-    """A hashable key for where a gradient goes: ('leaf', id) or ('node', index, slot)."""
-    if isinstance(parent, Variable):
-        return ("leaf", id(parent))
-    node, slot = parent
-    return ("node", node.index, slot)
-
-
-def _label(parent) -> str:
-    if isinstance(parent, Variable):
-        return parent.name or f"leaf{format_shape(parent.shape)}"
-    node, slot = parent
-    return f"#{node.index}" if len(node.payload) == 1 else f"#{node.index}[{slot}]"
-
-
 def trace(root: Variable, grad=None) -> list[dict]:
     """Forward then backward steps over the tape that produced ``root``, as plain dicts.
 
@@ -82,73 +71,56 @@ def trace(root: Variable, grad=None) -> list[dict]:
     ``grad_output`` (the gradient arriving at each output), ``grad_inputs``
     (one per input: its ``label``, ``kind``, the local gradient ``grad`` sent
     to it, ``accumulated`` = it already had a gradient that this one is added
-    to, and ``total``: its gradient so far). Nodes no gradient reaches are
-    skipped in the backward phase, as backprop skips them.
+    to, and ``total``: its gradient so far, this node's share included).
+    Nodes no gradient reaches are skipped in the backward phase, as backprop
+    skips them.
 
     ``grad`` is the seed gradient, needed only when ``root`` has more than
     one element (as for ``backward``).
     """
     if not isinstance(root, Variable):
-        raise TypeError(f"trace expects a Variable, got {type(root).__name__}")
+        raise ArgumentTypeError(
+            f"trace: expected a minigrad Variable, got {type(root).__name__}\n"
+            "help: pass the output of minigrad ops, e.g. trace(loss)"
+        )
     if root.node is None:
         return []
-    if root.node.released or root.node.gate is None:
+    if root.node.released:
         raise TapeError(
             "trace: the tape behind this Variable has been emptied by backprop\n"
             "help: call trace before backward(), or use backward(retain_graph=True)"
         )
-    tape = root.context.nodes[: root.node.index + 1]
     steps: list[dict] = []
-    for node in tape:
+    for node in root.context.nodes[: root.node.index + 1]:
         values = [summarize(v.value) if v is not None else None for v in node.payload.outputs()]
         steps.append(
             {"step": len(steps), "phase": "forward", "index": node.index, "op": node.op,
              "values": values}
         )  # fmt: skip
 
-    if grad is None:
-        if root.value.numel() != 1:
-            raise TapeError(
-                f"trace: the output has shape {format_shape(root.shape)}, not a single number\n"
-                "help: pass the seed gradient, e.g. trace(y, grad=torch.ones_like(y.value))"
-            )
-        grad = torch.ones_like(root.value)
-    elif isinstance(grad, Variable):
-        grad = grad.value
-
-    pending: dict[tuple, torch.Tensor] = {_target((root.node, root.output_index)): grad}
-    for node in reversed(tape):
-        grads = [pending.pop(("node", node.index, s), None) for s in range(len(node.payload))]
-        if all(g is None for g in grads):
-            continue
-        if len(grads) == 1:
-            grad_output = grads[0]
-        else:  # an output nobody used sends back zeros, as in backprop
-            grad_output = tuple(
-                g if g is not None else torch.zeros(node.payload.shapes[i], dtype=grad.dtype)
-                for i, g in enumerate(grads)
-            )
-        local = node.gate.backward(grad_output)
+    sums: dict = {}  # the walk's own running sums, read after each step
+    reached = set()  # (target, slot) pairs some gradient has already reached
+    for node, _, grads, sent in reverse_walk(root, seed_gradient(root, grad, "trace"), sums):
         inputs = []
-        for position, (parent, g) in enumerate(zip(node.parents, local)):
+        for position, parent in enumerate(node.parents):
+            g = sent[position]
+            called_with = node.inputs[position] if node.inputs else None
+            described = describe_parent(parent, called_with)
             if parent is None or g is None:  # no gradient travels to this input
-                called_with = node.inputs[position] if node.inputs else None
-                described = describe_parent(parent, called_with)
                 inputs.append({"label": described["label"], "kind": described["kind"],
                                "grad": None, "accumulated": False, "total": None})  # fmt: skip
                 continue
-            key = _target(parent)
-            held = pending.get(key)
-            total = g if held is None else held + g
-            pending[key] = total
+            target, slot = parent
+            accumulated = parent in reached
+            reached.add(parent)
             inputs.append(
                 {
-                    "label": _label(parent),
-                    "kind": "leaf" if key[0] == "leaf" else "node",
-                    "target": list(key[1:]) if key[0] == "node" else None,
+                    "label": described["label"],
+                    "kind": described["kind"],
+                    "target": None if target.is_leaf else [target.index, slot],
                     "grad": summarize(g),
-                    "accumulated": held is not None,
-                    "total": summarize(total),
+                    "accumulated": accumulated,
+                    "total": summarize(sums[target][slot]),
                 }
             )
         steps.append(

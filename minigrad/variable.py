@@ -8,10 +8,17 @@ A Variable is what flows through a minigrad program. It holds
   (nimxla calls this ``calcGrad``);
 * ``context``: the tape its ops are recorded on;
 * ``node`` / ``output_index``: the tape node that produced it (``None`` for a
-  leaf, a Variable the learner made rather than an op).
+  leaf, a Variable the learner made rather than an op);
+* ``hooks``: functions to call on its gradient during backprop;
+* ``leaf_edge``: for a leaf, ``(its Leaf, 0)``, the edge along which
+  backprop sends its gradient (see :class:`~minigrad.tape.Leaf`); made when
+  an op first uses it.
 
-Operators and methods (``+``, ``@``, ``.sum()``, ``.relu()`` ...) call the
-functions in ``minigrad.ops``; each of those runs a Gate, which records a node.
+Operators and torch-named methods (``+``, ``@``, ``.sum()``, ``.relu()`` ...)
+*are* the functions of ``minigrad.ops``: ``x.sum(1)`` is ``mg.sum(x, 1)``,
+and ``y.backward()`` is ``mg.backprop(y)``. Those files build on this one, so
+the methods are attached from one table once they exist, in
+``minigrad/methods.py``. What is defined here needs nothing above this file.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ import numbers
 import numpy as np
 import torch
 
-from minigrad.tape import GradMode, default_context
+from minigrad.errors import ArgumentTypeError, DTypeError, ShapeError, format_shape
+from minigrad.tape import default_context
 
 
 def as_tensor(value, dtype=None, device=None) -> torch.Tensor:
@@ -41,7 +49,7 @@ def as_tensor(value, dtype=None, device=None) -> torch.Tensor:
         # through float32 on its way in.
         tensor = torch.tensor(value, dtype=dtype)
     else:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"expected a torch.Tensor, numpy array, list or number, got {type(value).__name__}\n"
             "help: convert it first, e.g. mg.tensor(np.asarray(data))"
         )
@@ -62,6 +70,7 @@ class Variable:
         "node",
         "output_index",
         "hooks",
+        "leaf_edge",
         "__weakref__",
     )
 
@@ -78,7 +87,7 @@ class Variable:
         if not isinstance(value, torch.Tensor):
             value = as_tensor(value)
         if requires_grad and not (value.is_floating_point() or value.is_complex()):
-            raise TypeError(
+            raise DTypeError(
                 f"only floating-point Variables can require gradients, got dtype {value.dtype}\n"
                 "help: make it float, e.g. mg.tensor(values, dtype=torch.float32, "
                 "requires_grad=True)"
@@ -91,6 +100,7 @@ class Variable:
         self.node = None
         self.output_index = 0
         self.hooks: list | None = None
+        self.leaf_edge = None
 
     # -- what it is ---------------------------------------------------------
     @property
@@ -119,6 +129,12 @@ class Variable:
         return self.value.numel()
 
     def __len__(self) -> int:
+        if self.value.dim() == 0:
+            raise ArgumentTypeError(
+                "len() of a Variable: expected one with at least one dimension, got a 0-dim "
+                "Variable (a single number)\n"
+                "help: use x.item() for its value, or x.numel() for its number of elements"
+            )
         return len(self.value)
 
     @property
@@ -132,10 +148,13 @@ class Variable:
         That needs ``requires_grad`` and a tape that is recording (not inside
         ``ctx.no_grad()`` or ``mg.no_grad()``).
         """
-        return self.requires_grad and self.context.recording and GradMode.enabled
+        return self.requires_grad and self.context.is_recording()
 
     # -- conversions --------------------------------------------------------
     def item(self) -> float:
+        """The value of a one-element Variable as a Python number."""
+        if self.value.numel() != 1:
+            raise _not_one_number("item()", self.shape)
         return self.value.item()
 
     def numpy(self) -> np.ndarray:
@@ -143,24 +162,6 @@ class Variable:
 
     def tolist(self):
         return self.value.tolist()
-
-    def to(self, device=None, dtype=None) -> Variable:
-        """This Variable on another device and/or dtype (recorded: gradients flow back)."""
-        if isinstance(device, torch.dtype):
-            device, dtype = None, device
-        return ops.to(self, device, dtype)
-
-    def cpu(self) -> Variable:
-        return self.to("cpu")
-
-    def cuda(self) -> Variable:
-        return self.to("cuda")
-
-    def float(self) -> Variable:
-        return ops.to_dtype(self, torch.float32)
-
-    def double(self) -> Variable:
-        return ops.to_dtype(self, torch.float64)
 
     def detach(self) -> Variable:
         """The same values as a new leaf that needs no gradient."""
@@ -173,20 +174,17 @@ class Variable:
     def zero_grad(self) -> None:
         self.grad = None
 
-    # -- backprop -----------------------------------------------------------
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
-        """Backpropagate from this Variable: see :func:`minigrad.backprop`."""
-        from minigrad.backprop import backprop
-
-        backprop(self, grad, retain_graph=retain_graph)
-
+    # -- backprop (``backward`` itself is mg.backprop: see minigrad/methods.py) --
     def register_hook(self, hook) -> None:
         """Call ``hook(grad)`` when this Variable's gradient is complete during backprop.
 
         If the hook returns a tensor, that replaces the gradient.
         """
         if not callable(hook):
-            raise TypeError(f"register_hook expects a function, got {type(hook).__name__}")
+            raise ArgumentTypeError(
+                f"register_hook: expected a function of the gradient, got {type(hook).__name__}\n"
+                "help: pass the function itself, e.g. x.register_hook(lambda grad: print(grad))"
+            )
         if self.hooks is None:
             self.hooks = []
         self.hooks.append(hook)
@@ -200,59 +198,22 @@ class Variable:
         return f"Variable({body}{flag}{name})"
 
     def __bool__(self) -> bool:
+        if self.value.numel() != 1:
+            raise _not_one_number("bool()", self.shape)
         return bool(self.value)
 
     def __float__(self) -> float:
+        if self.value.numel() != 1:
+            raise _not_one_number("float()", self.shape)
         return float(self.value)
 
     def __int__(self) -> int:
+        if self.value.numel() != 1:
+            raise _not_one_number("int()", self.shape)
         return int(self.value)
 
     def __hash__(self) -> int:
         return id(self)
-
-    # -- arithmetic (each one runs a Gate from minigrad.ops) ----------------
-    def __add__(self, other):
-        return ops.add(self, other)
-
-    def __radd__(self, other):
-        return ops.add(other, self)
-
-    def __sub__(self, other):
-        return ops.sub(self, other)
-
-    def __rsub__(self, other):
-        return ops.sub(other, self)
-
-    def __mul__(self, other):
-        return ops.mul(self, other)
-
-    def __rmul__(self, other):
-        return ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return ops.div(self, other)
-
-    def __rtruediv__(self, other):
-        return ops.div(other, self)
-
-    def __pow__(self, exponent):
-        return ops.pow(self, exponent)
-
-    def __rpow__(self, base):
-        return ops.pow(base, self)
-
-    def __neg__(self):
-        return ops.neg(self)
-
-    def __matmul__(self, other):
-        return ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return ops.matmul(other, self)
-
-    def __getitem__(self, key):
-        return ops.index(self, key)
 
     # Comparisons give plain boolean tensors: they have no gradient.
     def __lt__(self, other):
@@ -267,97 +228,16 @@ class Variable:
     def __ge__(self, other):
         return self.value >= _raw(other)
 
-    # -- methods named as torch's --------------------------------------------
-    def sum(self, dim=None, keepdim=False):
-        return ops.sum(self, dim, keepdim)
-
-    def mean(self, dim=None, keepdim=False):
-        return ops.mean(self, dim, keepdim)
-
-    def var(self, dim=None, keepdim=False, correction=1):
-        return ops.var(self, dim, keepdim, correction=correction)
-
-    def max(self, dim=None, keepdim=False):
-        return ops.max(self, dim, keepdim)
-
-    def min(self, dim=None, keepdim=False):
-        return ops.min(self, dim, keepdim)
-
-    def logsumexp(self, dim, keepdim=False):
-        return ops.logsumexp(self, dim, keepdim)
-
     def argmax(self, dim=None, keepdim=False) -> torch.Tensor:
+        """The index of the largest value (a plain tensor: an index has no gradient)."""
         return self.value.argmax(dim, keepdim) if dim is not None else self.value.argmax()
 
-    def exp(self):
-        return ops.exp(self)
 
-    def log(self):
-        return ops.log(self)
-
-    def sqrt(self):
-        return ops.sqrt(self)
-
-    def abs(self):
-        return ops.abs(self)
-
-    def pow(self, exponent):
-        return ops.pow(self, exponent)
-
-    def clamp(self, min=None, max=None):
-        return ops.clamp(self, min, max)
-
-    def relu(self):
-        return ops.relu(self)
-
-    def sigmoid(self):
-        return ops.sigmoid(self)
-
-    def tanh(self):
-        return ops.tanh(self)
-
-    def softmax(self, dim):
-        return ops.softmax(self, dim)
-
-    def log_softmax(self, dim):
-        return ops.log_softmax(self, dim)
-
-    def matmul(self, other):
-        return ops.matmul(self, other)
-
-    def reshape(self, *shape):
-        return ops.reshape(self, *shape)
-
-    def view(self, *shape):
-        return ops.reshape(self, *shape)
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        return ops.flatten(self, start_dim, end_dim)
-
-    def transpose(self, dim0, dim1):
-        return ops.transpose(self, dim0, dim1)
-
-    def permute(self, *dims):
-        return ops.permute(self, *dims)
-
-    @property
-    def T(self):
-        return ops.permute(self, *reversed(range(self.ndim)))
-
-    def squeeze(self, dim=None):
-        return ops.squeeze(self, dim)
-
-    def unsqueeze(self, dim):
-        return ops.unsqueeze(self, dim)
-
-    def expand(self, *sizes):
-        return ops.expand(self, *sizes)
-
-    def split(self, split_size, dim=0):
-        return ops.split(self, split_size, dim)
-
-    def chunk(self, chunks, dim=0):
-        return ops.chunk(self, chunks, dim)
+def _not_one_number(what: str, shape) -> ShapeError:
+    return ShapeError(
+        f"{what} of a Variable: expected a single element, got shape {format_shape(shape)}\n"
+        "help: reduce it first (x.sum(), x.mean()), or index one element, e.g. x[0]"
+    )
 
 
 def _raw(x):
@@ -373,11 +253,14 @@ def tensor(
     >>> mg.tensor([1.0, 2.0], requires_grad=True, name="w")
     Variable([1., 2.], requires_grad=True, name='w')
     """
-    return Variable(
-        as_tensor(value, dtype=dtype, device=device), requires_grad, default_context(), name
-    )
+    return leaf_variable(default_context(), value, requires_grad, name, dtype, device)
 
 
-# The ops module builds on Variable, so it is imported last; the methods
-# above look ``ops`` up when they are called, by which time it is complete.
-from minigrad import ops  # noqa: E402
+def leaf_variable(
+    context, value, requires_grad: bool = False, name: str | None = None, dtype=None, device=None
+) -> Variable:
+    """A new leaf Variable on ``context``, from a tensor, array, list or number.
+
+    This is ``ctx.variable(value, requires_grad=False, name=None, dtype=None, device=None)``.
+    """
+    return Variable(as_tensor(value, dtype=dtype, device=device), requires_grad, context, name)

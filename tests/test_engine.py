@@ -50,7 +50,9 @@ def test_ops_are_recorded_and_the_tape_prints_as_a_table():
     y = (x @ w).relu().sum()
     assert [node.op for node in ctx.nodes] == ["MatMul", "ReLU", "Sum"]
     assert ctx.nodes[1].parents[0] == (ctx.nodes[0], 0)
-    assert ctx.nodes[0].parents == (x, w)
+    (leaf_x, slot_x), (leaf_w, slot_w) = ctx.nodes[0].parents  # leaves: edges to their Leaf
+    assert leaf_x.is_leaf and leaf_x.variable is x and leaf_w.variable is w
+    assert slot_x == slot_w == 0
     assert y.node is ctx.nodes[2]
     table = str(ctx)
     assert "3 nodes" in table

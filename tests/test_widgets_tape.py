@@ -176,7 +176,7 @@ def test_trace_gradients_match_torch_and_show_accumulation():
     assert sorted(flags) == [False, True, True]
     # trace left every .grad alone and kept the tape.
     assert ctx.nodes[0].gate is not None
-    assert loss.grad is None and ctx.nodes[0].parents[1].grad is None
+    assert loss.grad is None and ctx.nodes[0].parents[1][0].variable.grad is None
 
 
 def test_viewer_stepping_moves_highlight_and_shown_gradient():

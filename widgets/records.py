@@ -1,7 +1,8 @@
 """minigrad's tape as a plain graph description: what draw_tape and TapeViewer draw.
 
 Everything here reads public pieces only: ``ctx.records()`` (one dict per
-node), ``node.parents`` (to reach the leaf Variables and their values),
+node), ``node.parents`` (to reach the leaf Variables and their values: a
+leaf's edge points at its ``Leaf``, whose ``variable`` it is),
 ``node.payload.outputs()`` (the output Variables, kept alive by
 ``Context(keep_outputs=True)``) and :func:`minigrad.trace.summarize`.
 """
@@ -76,20 +77,28 @@ def tape_graph(source, max_nodes: int | None = 300, params=None, summaries: bool
         modules = set()
         for position, (parent, described) in enumerate(zip(node.parents, record["inputs"])):
             if described["kind"] in ("leaf", "input"):  # input: a Variable needing no grad
-                if described["kind"] == "input":
-                    parent = node.inputs[position]
-                key = id(parent)
+                # A leaf's edge points at its Leaf, which holds the Variable (weakly:
+                # on a plain tape a leaf the learner dropped is drawn by its shape).
+                variable = (
+                    node.inputs[position] if described["kind"] == "input" else parent[0].variable
+                )
+                key = id(variable) if variable is not None else id(parent[0])
+                if variable is None and key not in leaves:
+                    leaves[key] = {"id": key, "name": None, "label": described["label"],
+                                   "shape": described["shape"], "parameter": False,
+                                   "requires_grad": True, "value": None, "grad": None,
+                                   "module": None}  # fmt: skip
                 if key not in leaves:
-                    name = (param_names or {}).get(key, parent.name)
+                    name = (param_names or {}).get(key, variable.name)
                     leaves[key] = {
                         "id": key,
                         "name": name,
                         "label": name or described["label"],
-                        "shape": tuple(parent.shape),
-                        "parameter": _is_parameter(parent, param_ids),
-                        "requires_grad": parent.requires_grad,
-                        "value": summarize(parent.value) if summaries else None,
-                        "grad": summarize(parent.grad) if summaries else None,
+                        "shape": tuple(variable.shape),
+                        "parameter": _is_parameter(variable, param_ids),
+                        "requires_grad": variable.requires_grad,
+                        "value": summarize(variable.value) if summaries else None,
+                        "grad": summarize(variable.grad) if summaries else None,
                         "module": _module_of(name),
                     }
                 if leaves[key]["module"]:

@@ -186,7 +186,9 @@ def where(condition, a, b):
 
 
 def to(x, device=None, dtype=None):
-    """x moved to ``device`` and/or cast to ``dtype``, differentiably."""
+    """x moved to ``device`` and/or cast to ``dtype``, differentiably (also ``to(x, dtype)``)."""
+    if isinstance(device, torch.dtype):
+        device, dtype = None, device
     return To(device, dtype)(x)
 
 
