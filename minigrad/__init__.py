@@ -23,6 +23,8 @@ Reading order (each file imports only the ones before it):
     checkpoint.py  checkpoints: atomic, checksummed, loaded without running code
     training/      the training loop, metrics and callbacks
     exercises/     the checks behind the lessons' exercises, one file a lesson
+    lessons.py     python -m minigrad.lessons: the lessons, out of an installed wheel
+    grading.py     python -m minigrad.grading: the lessons as an nbgrader course
 
 ``methods.py`` is the one place where a file reaches back: it gives Variable
 its operators and op methods (``x + y`` is ``mg.add(x, y)``) and Context its

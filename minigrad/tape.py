@@ -43,8 +43,8 @@ from minigrad.grad_mode import (  # no_grad and enable_grad: older code imports 
     state,
 )
 
-# A tape this long was never walked back: no single forward pass of a normal
-# training step records anywhere near this many ops.
+# A tape longer than this was never walked back: no single forward pass of a
+# normal training step records anywhere near this many ops (a CNN step: tens).
 GROWTH_WARNING_AT = 100_000
 
 
@@ -214,12 +214,22 @@ class Context:
         self.nodes: list[Node] = []
         self.keep_outputs = keep_outputs
         self.name = name
+        # Warn (once) when the tape grows past this many nodes; None: never.
         self.growth_warning_at: int | None = GROWTH_WARNING_AT
 
     # -- recording ----------------------------------------------------------
     def is_recording(self) -> bool:
         """True when ops on this tape are recorded in this thread (no ``no_grad`` block is open)."""
         return state.grad_enabled and self not in state.paused
+
+    @property
+    def recording(self) -> bool:
+        """This tape's own switch, as this thread sees it: False inside ``ctx.no_grad()``.
+
+        (Arraymancer's ``Context.no_grad`` flag, negated; ``is_recording()``
+        also asks the global ``mg.no_grad()``.)
+        """
+        return self not in state.paused
 
     def no_grad(self):
         """Record nothing on this tape inside the block, in this thread.

@@ -457,3 +457,146 @@ def test_a_keep_outputs_tape_names_the_inputs_that_need_no_gradient():
     (xp * plain.variable(torch.ones(2), requires_grad=True)).sum()
     assert plain.nodes[0].inputs is None
     assert plain.records()[0]["inputs"][0] == {"kind": "constant", "label": "-"}
+
+
+# -- one form for every edge ----------------------------------------------------
+
+
+def test_every_parent_is_an_edge_to_a_node_or_a_leaf_or_none():
+    ctx = mg.Context()
+    x = ctx.variable(torch.ones(2, 3), name="x")  # needs no gradient
+    w = ctx.variable(torch.ones(3), requires_grad=True, name="w")
+    a, b = mg.split(x * w, 2, dim=1)
+    (a.sum() + b.sum() * w.sum()).backward(retain_graph=True)
+    for node in ctx.nodes:
+        for parent in node.parents:
+            if parent is None:
+                continue
+            source, slot = parent
+            assert 0 <= slot < len(source.payload.shapes)
+            if source.is_leaf:
+                assert source.variable is w and slot == 0
+            else:
+                assert source in ctx.nodes and source.index < node.index
+    mul = ctx.nodes[0]
+    assert mul.parents[0] is None and mul.parents[1][0].is_leaf
+    w_sum = next(n for n in ctx.nodes if n.op == "Sum" and n.parents[0][0].is_leaf)
+    assert mul.parents[1] is w_sum.parents[0]  # every use of w points at its one Leaf
+
+
+def test_the_tape_keeps_no_leaf_alive_unless_it_keeps_outputs():
+    import gc
+    import weakref
+
+    ctx = mg.Context()
+    w = ctx.variable([1.0, 2.0], requires_grad=True)
+    y = (w * 2.0).sum()
+    ref = weakref.ref(w)
+    del w
+    gc.collect()
+    assert ref() is None  # only the tape pointed at it
+    assert "leaf(2,)" in str(ctx)  # still described, by its shape
+    y.backward()  # its gradient has nowhere to go: nothing breaks
+    kept = mg.Context(keep_outputs=True)
+    v = kept.variable([1.0], requires_grad=True)
+    (v * 2.0).sum()
+    ref = weakref.ref(v)
+    del v
+    gc.collect()
+    assert ref() is not None
+
+
+# -- Variable's methods are the ops ---------------------------------------------
+
+METHOD_CALLS = [
+    ("sum", (1,), {"keepdim": True}),
+    ("sum", (), {"dim": (0, 1)}),
+    ("mean", (0,), {}),
+    ("var", (1,), {"correction": 0}),
+    ("max", (1,), {"keepdim": False}),
+    ("logsumexp", (), {"dim": 1}),
+    ("clamp", (), {"min": -0.5, "max": 0.5}),
+    ("softmax", (1,), {}),
+    ("reshape", (4, 3), {}),
+    ("view", (-1,), {}),
+    ("transpose", (0, 1), {}),
+    ("permute", (1, 0), {}),
+    ("unsqueeze", (0,), {}),
+    ("flatten", (), {"start_dim": 0}),
+    ("pow", (3,), {}),
+    ("exp", (), {}),
+    ("tanh", (), {}),
+]
+
+
+@pytest.mark.parametrize("method, args, kwargs", METHOD_CALLS)
+def test_a_method_passes_every_argument_to_its_op(method, args, kwargs):
+    x = leaf(torch.randn(3, 4, dtype=torch.float64).tolist())
+    by_method = getattr(x, method)(*args, **kwargs)
+    by_function = getattr(mg, method)(x, *args, **kwargs)
+    if hasattr(by_method, "values"):  # max(dim): (values, indices), as torch
+        by_method, by_function = by_method.values, by_function.values
+    assert torch.equal(by_method.value, by_function.value)
+    assert getattr(mg.Variable, method) is getattr(mg, method)  # the method *is* the op
+
+
+def test_operators_and_their_reflections_run_the_ops():
+    x = leaf([1.0, 2.0, 4.0])
+    assert (2.0 - x).tolist() == mg.sub(2.0, x).tolist() == [1.0, 0.0, -2.0]
+    assert (8.0 / x).tolist() == [8.0, 4.0, 2.0]
+    assert (2.0**x).tolist() == [2.0, 4.0, 16.0]
+    assert (-x).tolist() == [-1.0, -2.0, -4.0] and x[1:].tolist() == [2.0, 4.0]
+    assert (torch.ones(3) @ x.float()).item() == 7.0
+    assert x.T.shape == x.shape and leaf([[1.0, 2.0]]).T.shape == (2, 1)
+
+
+def test_to_float_and_double_hand_their_arguments_to_ops_to():
+    x = leaf([1.0, 2.0])  # float64
+    assert x.float().dtype == torch.float32 and x.float().double().dtype == torch.float64
+    assert x.to(torch.float32).dtype == torch.float32
+    assert x.to("cpu", torch.float32).dtype == torch.float32
+    assert x.to(dtype=torch.float32, device="cpu").dtype == torch.float32
+    y = (x.float() * 3.0).sum()
+    y.backward()  # the cast is recorded: gradients flow back through it
+    assert x.grad.dtype == torch.float64 and x.grad.tolist() == [3.0, 3.0]
+
+
+# -- typed errors from the core ---------------------------------------------------
+
+
+def test_errors_in_the_core_are_typed_and_still_the_builtin_kind():
+    cases = [
+        (lambda: mg.tensor(object()), mg.ArgumentTypeError, TypeError, "numpy array"),
+        (
+            lambda: mg.tensor([1, 2], requires_grad=True),
+            mg.DTypeError,
+            TypeError,
+            "only floating-point",
+        ),
+        (lambda: mg.tensor([1.0]).register_hook(3), mg.ArgumentTypeError, TypeError, "function"),
+        (lambda: mg.backprop(torch.ones(1)), mg.ArgumentTypeError, TypeError, "Variable"),
+        (lambda: mg.tensor([1.0, 2.0]).item(), mg.ShapeError, ValueError, r"shape \(2,\)"),
+        (lambda: bool(mg.tensor([1.0, 2.0])), mg.ShapeError, ValueError, "single element"),
+        (lambda: len(mg.tensor(1.0)), mg.ArgumentTypeError, TypeError, "0-dim"),
+    ]
+    for call, kind, builtin, text in cases:
+        with pytest.raises(kind, match=text) as caught:
+            call()
+        assert isinstance(caught.value, builtin)
+        assert "help:" in str(caught.value)
+
+
+def test_a_gate_whose_forward_returns_no_tensor_gets_a_gate_error():
+    class ReturnsAFloat(mg.Gate):
+        def forward(self, x):
+            return float(x.sum())
+
+    with pytest.raises(mg.GateError, match=r"(?s)must return a torch tensor.*got float.*help:"):
+        ReturnsAFloat()(leaf([1.0]))
+
+
+def test_trace_refuses_what_is_not_a_variable():
+    from minigrad.trace import trace
+
+    with pytest.raises(mg.ArgumentTypeError, match="trace: expected a minigrad Variable"):
+        trace(torch.ones(1))

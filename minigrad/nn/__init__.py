@@ -7,8 +7,8 @@ Reading order (each file imports only the ones before it):
     registry.py     the tables of parameters, buffers and sub-modules, filled by assignment
     state.py        copying values into Variables, all or nothing (load_state_dict's checks)
     seed_names.py   nimxla's names (variables, var_names, get_params, ...) as aliases
-    module.py       Module: the tree, forward, train/eval, to, state_dict (torch's names)
     summary.py      the table str(model) prints: layer, output shape, parameters
+    module.py       Module: the tree, forward, train/eval, to, state_dict (torch's names)
     linear.py       Linear
     conv.py         Conv2d
     batchnorm.py    BatchNorm, Conv2dBatchNorm
