@@ -15,7 +15,8 @@ This is a loop, not a recursion, so a chain of 100,000 ops is as fine as 3.
 
 Computing is kept apart from writing. :func:`reverse_walk` only computes: it
 yields, node by node, the gradient arriving and the gradients sent, and keeps
-the sums in progress in a dict of its own. Two callers interpret it:
+the sums in progress in a dict; :func:`leaf_gradients` then gives each
+leaf's total. Two callers interpret that walk:
 
 * :func:`backprop` (``y.backward()``) writes: it adds each leaf's total to
   ``.grad``, sets the gradient of every intermediate Variable still alive,
@@ -59,7 +60,7 @@ def reverse_walk(root: Variable, seed: torch.Tensor, pending: dict) -> Iterator:
     sums into ``pending`` (a dict the caller gives: node or leaf -> one
     gradient per output), where a caller may watch the sums grow. When the
     walk is over, ``pending`` holds the total of each leaf it reached:
-    :func:`leaf_gradients` finishes them.
+    :func:`leaf_gradients` is the walk's last step.
     """
     source = leaf_edge(root)[0] if root.node is None else root.node
     arriving = [None] * len(source.payload.shapes)
@@ -112,25 +113,29 @@ def reverse_walk(root: Variable, seed: torch.Tensor, pending: dict) -> Iterator:
             yield node, outputs, grads, grad_inputs
             # Let go of this node's gradients before the next gate runs.
             grads = grad_output = grad_inputs = outputs = None
-        for node in pending:  # every node has been walked: the rest must be leaves
-            if not node.is_leaf:  # a node emptied by an earlier backward
-                raise _released_input(node)
     except GeneratorExit:  # the caller stopped asking for steps: nothing went wrong
         raise
     except BaseException as error:  # Ctrl-C too: say where the walk stopped
         if hasattr(error, "add_note"):  # Python 3.11+
-            error.add_note(f"(minigrad: raised during backprop, at node {node.index}: {node.op})")
+            error.add_note(
+                f"(minigrad: raised in the reverse walk, at node {node.index}: {node.op})"
+            )
         raise
 
 
 def leaf_gradients(pending: dict) -> list:
     """``(variable, total)`` for each leaf a finished walk reached, after the leaf's hooks.
 
-    A leaf's hooks see its total, summed over all its uses. A leaf the learner
-    has dropped is left out: nobody can read its gradient.
+    The last step of the walk: every node has been walked, so what is still
+    pending must belong to leaves. A leaf's hooks see its total, summed over
+    all its uses. A leaf the learner has dropped is left out: nobody can read
+    its gradient.
     """
     totals = []
-    for leaf, (total,) in pending.items():
+    for leaf, grads in pending.items():
+        if not leaf.is_leaf:  # a node that an earlier backward walked and emptied
+            raise _released_input(leaf)
+        total = grads[0]
         variable = leaf.ref()
         if variable is not None:
             if variable.hooks:

@@ -8,15 +8,13 @@
   gate hands to each input, and whether an input already held a gradient
   from another use, in which case the new one is *added* (accumulation).
 
-The backward half is backprop's own walk (:func:`minigrad.backprop.reverse_walk`),
-summarised instead of written: the same hooks run on intermediate Variables,
-the same zeros fill an unused output, the same checks refuse a gradient of
-the wrong shape. (A leaf's hooks change only what is written to its
-``.grad``, so trace, which shows what is sent to each leaf, does not run them.) No
-``.grad`` is touched and no node released, but the walk needs a tape that is
-still there: build it in ``mg.Context(keep_outputs=True)`` (so every value
-can be shown) and call ``trace`` before ``backward``, or after
-``backward(retain_graph=True)``.
+The backward half is backprop's own walk (:func:`minigrad.backprop.reverse_walk`
+and :func:`~minigrad.backprop.leaf_gradients`), summarised instead of
+written: the same hooks run, the same zeros fill an unused output, the same
+checks refuse a gradient of the wrong shape. No ``.grad`` is touched and no
+node released, but the walk needs a tape that is still there: build it in
+``mg.Context(keep_outputs=True)`` (so every value can be shown) and call
+``trace`` before ``backward``, or after ``backward(retain_graph=True)``.
 
 Every tensor is reduced to a :func:`summarize` dict of plain Python numbers,
 so the result can be printed, compared and drawn without torch.
@@ -24,7 +22,7 @@ so the result can be printed, compared and drawn without torch.
 
 from __future__ import annotations
 
-from minigrad.backprop import reverse_walk, seed_gradient
+from minigrad.backprop import leaf_gradients, reverse_walk, seed_gradient
 from minigrad.errors import ArgumentTypeError, TapeError
 from minigrad.inspect import describe_parent
 from minigrad.variable import Variable
@@ -133,4 +131,5 @@ def trace(root: Variable, grad=None) -> list[dict]:
                 "grad_inputs": inputs,
             }
         )
+    leaf_gradients(sums)  # the walk's last step: the leaves' hooks and checks, as in backprop
     return steps
