@@ -91,14 +91,13 @@ def reverse_walk(root: Variable, seed: torch.Tensor, pending: dict) -> Iterator:
                 raise _wrong_count(node, grad_inputs)
             if AnomalyMode.enabled:
                 check_finite(node.gate, "backward", grad_inputs, node.index, node.payload.shapes)
-            for position, parent in enumerate(parents):
-                g = grad_inputs[position]
+            for parent, g in zip(parents, grad_inputs):
                 if parent is None or g is None:
                     continue
                 target, slot = parent
                 shapes = target.payload.shapes
                 if not isinstance(g, torch.Tensor) or g.shape != shapes[slot]:
-                    _check_gradient(node, target, slot, g, position)
+                    _check_gradients(node, grad_inputs)
                 held = pending.get(target)
                 if held is None:  # the first gradient to reach this target
                     if len(shapes) == 1:
@@ -268,18 +267,22 @@ def _fill_zeros(grads: list, shapes: tuple) -> tuple:
     )
 
 
-def _check_gradient(node: Node, target, slot: int, grad, position: int) -> None:
-    """Raise the GradientError for a gradient that does not fit its input.
+def _check_gradients(node: Node, grad_inputs) -> None:
+    """Raise the GradientError for the first gradient that does not fit its input.
 
-    (Only reached when the shape recorded on the tape differs. A Leaf records
-    its Variable's shape when first used; if the learner has since given the
-    Variable a value of another shape, the Variable's own shape decides.)
+    (Only reached when a shape differs from the one recorded on the tape. A
+    Leaf records its Variable's shape when first used; if the learner has
+    since given the Variable a value of another shape, the Variable decides.)
     """
-    expected = target.payload.shapes[slot]
-    if target.is_leaf and target.variable is not None:
-        expected = target.variable.shape
-    if not isinstance(grad, torch.Tensor) or grad.shape != expected:
-        raise _bad_gradient(node, expected, grad, position)
+    for position, (parent, grad) in enumerate(zip(node.parents, grad_inputs)):
+        if parent is None or grad is None:
+            continue
+        target, slot = parent
+        expected = target.payload.shapes[slot]
+        if target.is_leaf and target.variable is not None:
+            expected = target.variable.shape
+        if not isinstance(grad, torch.Tensor) or grad.shape != expected:
+            raise _bad_gradient(node, expected, grad, position)
 
 
 def _released_input(node: Node) -> TapeError:

@@ -116,13 +116,15 @@ class Gate:
                 value = _constant(x, tensors)
                 parents.append(None)
                 needs.append(False)
-            if isinstance(value, torch.Tensor):
-                dtype = value.dtype
-                if dtype.is_floating_point:
-                    if first_dtype is None:
-                        first_dtype = dtype
-                    elif dtype is not first_dtype:
-                        raise _mixed_dtypes(self, first_dtype, dtype)
+                if not isinstance(value, torch.Tensor):  # a number or None: no dtype to check
+                    tensors.append(value)
+                    continue
+            dtype = value.dtype
+            if dtype.is_floating_point:
+                if first_dtype is None:
+                    first_dtype = dtype
+                elif dtype is not first_dtype:
+                    raise _mixed_dtypes(self, first_dtype, dtype)
             tensors.append(value)
         if context is None:
             context = default_context()
