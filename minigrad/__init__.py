@@ -55,6 +55,7 @@ from minigrad.errors import (
     ShapeError,
     TapeError,
     TapeGrowthWarning,
+    UnfinishedGateError,
 )
 from minigrad.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from minigrad.tape import Context, Leaf, Node, Payload, default_context
@@ -97,6 +98,7 @@ __all__ = [
     "SetupError",
     "ArgumentTypeError",
     "GateError",
+    "UnfinishedGateError",
     "MinigradWarning",
     "TapeGrowthWarning",
     # the engine

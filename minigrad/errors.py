@@ -31,7 +31,8 @@ class ContextError(MinigradError, RuntimeError):
 
 
 class TapeError(MinigradError, RuntimeError):
-    """Backprop that cannot run: an emptied tape, a non-scalar root without a gradient."""
+    """Backprop that cannot run (an emptied tape, a non-scalar root without a gradient), or a
+    tape read the wrong way (one output asked of a node that made several)."""
 
 
 class GradientError(MinigradError, RuntimeError):
@@ -66,6 +67,10 @@ class ArgumentTypeError(MinigradError, TypeError):
 
 class GateError(MinigradError, TypeError):
     """A Gate that breaks its contract: a forward that returns something other than tensors."""
+
+
+class UnfinishedGateError(MinigradError, NotImplementedError):
+    """A Gate subclass that has not written its forward or its backward yet."""
 
 
 class MinigradWarning(UserWarning):

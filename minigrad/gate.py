@@ -37,6 +37,7 @@ from minigrad.errors import (
     DTypeError,
     GateError,
     ShapeError,
+    UnfinishedGateError,
     format_shape,
 )
 from minigrad.grad_mode import state as grad_mode
@@ -54,10 +55,14 @@ class Gate:
         return type(self).__name__
 
     def forward(self, *inputs: torch.Tensor):
-        raise NotImplementedError(f"{self.name} must implement forward(*tensors)")
+        raise UnfinishedGateError(
+            f"{self.name}: expected a forward(self, *tensors) method, got none\n"
+            "help: define forward in the class: it receives the input tensors and returns "
+            "the output tensor"
+        )
 
     def backward(self, grad_output):
-        raise NotImplementedError(
+        raise UnfinishedGateError(
             f"{self.name} has no backward: it can run forward only\n"
             "help: implement backward(self, grad_output) returning one gradient per input"
         )

@@ -34,7 +34,7 @@ import warnings
 import weakref
 from collections.abc import Iterator
 
-from minigrad.errors import TapeGrowthWarning
+from minigrad.errors import TapeError, TapeGrowthWarning
 from minigrad.grad_mode import (  # no_grad and enable_grad: older code imports them from here
     current_context,
     enable_grad,  # noqa: F401
@@ -83,7 +83,11 @@ class Payload:
     def variable(self):
         """The single output Variable (or ``None`` if it was freed)."""
         if self.kind != "variable":
-            raise AttributeError("this payload holds several outputs: use .sequence")
+            raise TapeError(
+                f"payload.variable: expected a payload with one output, got one with "
+                f"{len(self.shapes)}\nhelp: use payload.sequence (or payload.outputs()) for an "
+                "op with several outputs, such as split or chunk"
+            )
         return self.outputs()[0]
 
     @property

@@ -600,3 +600,25 @@ def test_trace_refuses_what_is_not_a_variable():
 
     with pytest.raises(mg.ArgumentTypeError, match="trace: expected a minigrad Variable"):
         trace(torch.ones(1))
+
+
+def test_a_gate_without_forward_or_backward_says_which_is_missing():
+    class OnlyForward(mg.Gate):
+        def forward(self, x):
+            return x * 2
+
+    class Nothing(mg.Gate):
+        pass
+
+    with pytest.raises(mg.UnfinishedGateError, match=r"(?s)Nothing: expected a forward.*help:"):
+        Nothing()(leaf([1.0]))
+    y = OnlyForward()(leaf([1.0])).sum()
+    with pytest.raises(NotImplementedError, match=r"(?s)OnlyForward has no backward.*help:"):
+        y.backward()
+
+
+def test_asking_one_output_of_a_node_that_made_several():
+    ctx = mg.Context()
+    mg.split(leaf([1.0, 2.0], ctx), 1)
+    with pytest.raises(mg.TapeError, match=r"(?s)expected a payload with one output.*sequence"):
+        _ = ctx.nodes[0].payload.variable
