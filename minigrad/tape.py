@@ -159,13 +159,9 @@ class Leaf:
     (a ``keep_outputs`` tape keeps them through ``node.inputs``).
     """
 
-    __slots__ = ("payload", "ref", "__weakref__")
+    __slots__ = ("payload", "ref")
     is_leaf = True
-    released = False
-    gate = None
-    parents = ()
-    index = None
-    inputs = None
+    index = None  # not on the tape
     op = "Leaf"
 
     def __init__(self, variable):
@@ -176,9 +172,6 @@ class Leaf:
     def variable(self):
         """The leaf Variable, or ``None`` once the learner has dropped it."""
         return self.ref()
-
-    def release(self) -> None:
-        """Nothing to drop: a Leaf saves nothing."""
 
     def __repr__(self) -> str:
         variable = self.variable
