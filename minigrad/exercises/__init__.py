@@ -105,6 +105,7 @@ from minigrad.exercises.lesson05 import (
     mystery_model,
 )
 from minigrad.exercises.lesson06 import check_conv_fans, check_deep_init
+from minigrad.exercises.lesson07 import check_adam_step, check_momentum_step
 
 __all__ = [
     "Check",
@@ -140,4 +141,7 @@ __all__ = [
     "neuron_tape",
     "progress",
     "reset_hints",
+    # lessons 7 to 12
+    "check_adam_step",
+    "check_momentum_step",
 ]
