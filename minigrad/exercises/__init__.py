@@ -106,6 +106,7 @@ from minigrad.exercises.lesson05 import (
 )
 from minigrad.exercises.lesson06 import check_conv_fans, check_deep_init
 from minigrad.exercises.lesson07 import check_adam_step, check_momentum_step
+from minigrad.exercises.lesson08 import check_epoch_loop, check_warmup_cosine
 
 __all__ = [
     "Check",
@@ -144,4 +145,6 @@ __all__ = [
     # lessons 7 to 12
     "check_adam_step",
     "check_momentum_step",
+    "check_epoch_loop",
+    "check_warmup_cosine",
 ]
