@@ -107,6 +107,7 @@ from minigrad.exercises.lesson05 import (
 from minigrad.exercises.lesson06 import check_conv_fans, check_deep_init
 from minigrad.exercises.lesson07 import check_adam_step, check_momentum_step
 from minigrad.exercises.lesson08 import check_epoch_loop, check_warmup_cosine
+from minigrad.exercises.lesson09 import check_evaluate, check_train_step
 
 __all__ = [
     "Check",
@@ -147,4 +148,6 @@ __all__ = [
     "check_momentum_step",
     "check_epoch_loop",
     "check_warmup_cosine",
+    "check_evaluate",
+    "check_train_step",
 ]
