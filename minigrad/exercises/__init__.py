@@ -108,6 +108,7 @@ from minigrad.exercises.lesson06 import check_conv_fans, check_deep_init
 from minigrad.exercises.lesson07 import check_adam_step, check_momentum_step
 from minigrad.exercises.lesson08 import check_epoch_loop, check_warmup_cosine
 from minigrad.exercises.lesson09 import check_evaluate, check_train_step
+from minigrad.exercises.lesson10 import check_exact_resume, check_inverted_dropout
 
 __all__ = [
     "Check",
@@ -150,4 +151,6 @@ __all__ = [
     "check_warmup_cosine",
     "check_evaluate",
     "check_train_step",
+    "check_exact_resume",
+    "check_inverted_dropout",
 ]
