@@ -109,6 +109,7 @@ from minigrad.exercises.lesson07 import check_adam_step, check_momentum_step
 from minigrad.exercises.lesson08 import check_epoch_loop, check_warmup_cosine
 from minigrad.exercises.lesson09 import check_evaluate, check_train_step
 from minigrad.exercises.lesson10 import check_exact_resume, check_inverted_dropout
+from minigrad.exercises.lesson11 import check_one_hot, check_standardize
 
 __all__ = [
     "Check",
@@ -153,4 +154,6 @@ __all__ = [
     "check_train_step",
     "check_exact_resume",
     "check_inverted_dropout",
+    "check_one_hot",
+    "check_standardize",
 ]

@@ -226,6 +226,8 @@ def _change(now, before) -> str:
     if isinstance(before, torch.Tensor):
         if now.shape != before.shape:
             return f"its shape went from {tuple(before.shape)} to {tuple(now.shape)}"
+        if before.is_meta:  # a meta tensor has a shape but no values to compare
+            return ""
         differ = ~((now == before) | (torch.isnan(now) & torch.isnan(before)))
         if bool(differ.any()):
             flat = int(differ.reshape(-1).nonzero()[0])
