@@ -110,6 +110,12 @@ from minigrad.exercises.lesson08 import check_epoch_loop, check_warmup_cosine
 from minigrad.exercises.lesson09 import check_evaluate, check_train_step
 from minigrad.exercises.lesson10 import check_exact_resume, check_inverted_dropout
 from minigrad.exercises.lesson11 import check_one_hot, check_standardize
+from minigrad.exercises.lesson12 import (
+    broken_model,
+    check_clip_grad_norm,
+    check_dead_fraction,
+    check_first_nonfinite,
+)
 
 __all__ = [
     "Check",
@@ -156,4 +162,8 @@ __all__ = [
     "check_inverted_dropout",
     "check_one_hot",
     "check_standardize",
+    "broken_model",
+    "check_clip_grad_norm",
+    "check_dead_fraction",
+    "check_first_nonfinite",
 ]
