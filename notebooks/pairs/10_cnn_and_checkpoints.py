@@ -145,9 +145,10 @@ ax.plot([r["epoch"] + 1 for r in history], [r["loss"] for r in history], "o-", l
 ax2 = ax.twinx()
 ax2.plot([r["epoch"] + 1 for r in history], [r["test_accuracy"] for r in history], "s-", color="C1", label="test accuracy")
 ax.set_xlabel("epoch")
+ax.set_xticks([r["epoch"] + 1 for r in history])
 ax.set_ylabel("loss")
 ax2.set_ylabel("test accuracy")
-fig.legend(loc="center right")
+fig.legend(loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.05))
 plt.show()
 
 # %% [markdown]
