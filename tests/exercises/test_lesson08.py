@@ -158,3 +158,9 @@ def test_right_answers_pass(exercise_id, right, capsys):
 @pytest.mark.parametrize("exercise_id", ["warmup_cosine", "epoch_loop"])
 def test_the_gap_fails_without_giving_the_answer(exercise_id, capsys):
     assert_gap_fails_quietly(exercise_id, capsys)
+
+
+def test_a_curve_one_part_in_ten_thousand_off_fails(capsys):
+    """The tolerance admits float32 rounding (1e-7), not a rate that is slightly wrong."""
+    right = solution("warmup_cosine")
+    assert_fails("warmup_cosine", lambda *args: right(*args) * 1.0001, capsys, "at epoch 0")
