@@ -1,6 +1,9 @@
 # EXERCISE adam_step
 def adam_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay, decoupled):
-    """One step of Adam or AdamW (torch.optim): (new_param, new_exp_avg, new_exp_avg_sq)."""
+    """One step of Adam or AdamW (torch.optim): (new_param, new_exp_avg, new_exp_avg_sq).
+
+    Return new tensors; leave the ones you are given as they are.
+    """
     beta1, beta2 = betas
     if decoupled:  # AdamW: shrink the weight itself, before the step
         param = param * (1 - lr * weight_decay)

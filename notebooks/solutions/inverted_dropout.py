@@ -1,6 +1,6 @@
 # EXERCISE inverted_dropout
 class InvertedDropout(mg.Gate):
-    """Training-time dropout: zero each value with probability p, scale the rest by 1 / (1 - p)."""
+    """Training-time dropout: zero each value with probability p, keep the expected value."""
 
     def __init__(self, p):
         self.p = p
