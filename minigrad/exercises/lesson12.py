@@ -105,21 +105,14 @@ def check_first_nonfinite(check: Check, first_nonfinite) -> str:
         ops_on_tape = [node.op for node in ctx]
         check.case = f"broken model {layout + 1} of {BROKEN_LAYOUTS}"
         received = check.call(first_nonfinite, ctx, names=("ctx",))
-        if isinstance(received, Node):
-            received = received.index
-        if received is None:
-            check.fail(
-                "expected a node index (an int), received None",
-                "this model's loss is not finite, so some node's output is not"
-                + ("" if nans else ": here it is an Inf, not a NaN (look for both)"),
-            )
-        answer = check.expect_index(received, "a node index")
+        when_none = "this model's loss is not finite, so some node's output is not" + (
+            "" if nans else ": here it is an Inf, not a NaN (look for both)"
+        )
+        answer = check.expect_node_index(received, ctx, when_none)
         answers.append(answer)
         if answer == culprit:
             continue
         detail = f"the answer {answer} is wrong"
-        if not 0 <= answer < len(ctx):
-            check.fail(f"{detail}: this tape has nodes 0 to {len(ctx) - 1}")
         if len(set(answers)) == 1 and layout > 0:
             says = f"you returned {answer} on every tape; read each tape to find its first one"
         elif infs and answer == min(nans, default=None) and min(infs) < answer:

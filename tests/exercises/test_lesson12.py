@@ -72,7 +72,7 @@ def scan(kind="both", order="forward", shift=0):
         (scan(shift=-1), ["only finite values in its output"]),
         (lambda ctx: 1, ["broken model 2 of 4", "you returned 1 on every tape"]),
         (lambda ctx: None, ["received None", "loss is not finite"]),
-        (lambda ctx: 50, ["this tape has nodes 0 to 7"]),
+        (lambda ctx: 50, ["that tape has nodes 0 to 7"]),
         (lambda ctx: 4, ["node 4 (Log) is not finite, but only because an earlier"]),
     ],
     ids=[
