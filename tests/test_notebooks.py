@@ -61,6 +61,10 @@ TOTAL_BUDGET_S = 600  # every lesson, executed as committed, on this CPU machine
 _runs: dict[tuple[str, bool], tuple[nbformat.NotebookNode, float]] = {}
 # The checks remember outcomes for exercises.progress(): keep the test runs' out of notebooks/.
 KERNEL_ENV = dict(os.environ, MINIGRAD_PROGRESS=str(Path(tempfile.mkdtemp()) / "progress.json"))
+# On a shared CPU, torch's OpenMP threads spin while they wait for work and starve each other
+# (lesson 10's CNN trained 7 to 20 times slower under load); passive waiting lets them sleep.
+# ./run sets the same for the lessons and the tests.
+KERNEL_ENV.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def read(name: str) -> nbformat.NotebookNode:

@@ -105,6 +105,17 @@ from minigrad.exercises.lesson05 import (
     mystery_model,
 )
 from minigrad.exercises.lesson06 import check_conv_fans, check_deep_init
+from minigrad.exercises.lesson07 import check_adam_step, check_momentum_step
+from minigrad.exercises.lesson08 import check_epoch_loop, check_warmup_cosine
+from minigrad.exercises.lesson09 import check_evaluate, check_train_step
+from minigrad.exercises.lesson10 import check_exact_resume, check_inverted_dropout
+from minigrad.exercises.lesson11 import check_one_hot, check_standardize
+from minigrad.exercises.lesson12 import (
+    broken_model,
+    check_clip_grad_norm,
+    check_dead_fraction,
+    check_first_nonfinite,
+)
 
 __all__ = [
     "Check",
@@ -140,4 +151,19 @@ __all__ = [
     "neuron_tape",
     "progress",
     "reset_hints",
+    # lessons 7 to 12
+    "check_adam_step",
+    "check_momentum_step",
+    "check_epoch_loop",
+    "check_warmup_cosine",
+    "check_evaluate",
+    "check_train_step",
+    "check_exact_resume",
+    "check_inverted_dropout",
+    "check_one_hot",
+    "check_standardize",
+    "broken_model",
+    "check_clip_grad_norm",
+    "check_dead_fraction",
+    "check_first_nonfinite",
 ]

@@ -33,6 +33,7 @@ from minigrad.exercises import outcomes
 from minigrad.exercises.compare import mismatch, number
 from minigrad.exercises.diagnoses import Mistake
 from minigrad.exercises.registry import Exercise, register
+from minigrad.tape import Node
 
 _PACKAGE = str(Path(__file__).resolve().parents[1])  # frames inside minigrad are not the learner's
 
@@ -142,6 +143,21 @@ class Check:
         except TypeError:
             self.fail(f"expected {what} (an int), received {_short(received)}")
 
+    def expect_node_index(self, received, ctx, when_none: str | None = None) -> int:
+        """``received`` as the index of a node of the tape ``ctx``: a Node or any int-like value.
+
+        FAILs for None (``when_none`` says why there must be one), a non-integer, or an
+        index that is not on the tape.
+        """
+        if isinstance(received, Node):
+            received = received.index
+        if received is None:
+            self.fail("expected a node index (an int), received None", when_none)
+        index = self.expect_index(received, "a node index")
+        if not 0 <= index < len(ctx):
+            self.fail(f"the answer {index} is wrong: that tape has nodes 0 to {len(ctx) - 1}")
+        return index
+
 
 def exercise(id: str, lesson: int, title: str, hints: tuple[str, ...]):
     """Register an exercise and turn ``body(check, *answers)`` into its check function.
@@ -226,6 +242,8 @@ def _change(now, before) -> str:
     if isinstance(before, torch.Tensor):
         if now.shape != before.shape:
             return f"its shape went from {tuple(before.shape)} to {tuple(now.shape)}"
+        if before.is_meta:  # a meta tensor has a shape but no values to compare
+            return ""
         differ = ~((now == before) | (torch.isnan(now) & torch.isnan(before)))
         if bool(differ.any()):
             flat = int(differ.reshape(-1).nonzero()[0])

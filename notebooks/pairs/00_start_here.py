@@ -24,12 +24,12 @@
 # | 4 | [writing your own Gate](04_your_own_gate.ipynb) | Softplus, a two-input gate, a logsumexp that is stable at ±800 |
 # | 5 | [gradient checking](05_gradient_checking.ipynb) | central differences, relative error, kinks, the one wrong node on a tape |
 # | 6 | [modules and initialisation](06_modules_and_init.ipynb) | fan-in and fan-out, an init that keeps 20 layers alive |
-# | 7 | [optimisers](07_optimisers.ipynb) | SGD, momentum, Nesterov, Adam and AdamW against torch.optim |
-# | 8 | [learning-rate schedules](08_lr_schedules.ipynb) | warm-up and cosine annealing, epoch by epoch |
-# | 9 | [training an MLP](09_training_an_mlp.ipynb) | the training loop, written out |
-# | 10 | [a CNN and checkpoints](10_cnn_and_checkpoints.ipynb) | dropout, train vs eval mode, an exact resume |
-# | 11 | [on a GPU](11_on_a_gpu.ipynb) | the same code on another device |
-# | 12 | [debugging](12_debugging.ipynb) | NaNs, dead ReLUs, vanishing and exploding gradients |
+# | 7 | [optimisers](07_optimisers.ipynb) | one step of momentum and Nesterov, of Adam and AdamW, against torch.optim |
+# | 8 | [learning-rate schedules](08_lr_schedules.ipynb) | warm-up then cosine, epoch by epoch; where the scheduler steps |
+# | 9 | [training an MLP](09_training_an_mlp.ipynb) | a training step, an honest evaluation, overfitting one batch |
+# | 10 | [a CNN and checkpoints](10_cnn_and_checkpoints.ipynb) | an inverted-dropout gate, what a checkpoint must hold |
+# | 11 | [on a GPU](11_on_a_gpu.ipynb) | tensors and module state on the right device |
+# | 12 | [debugging](12_debugging.ipynb) | the first NaN, dead ReLUs, clipping exploding gradients |
 #
 # ## How the exercises work
 #

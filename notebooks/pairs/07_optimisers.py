@@ -7,17 +7,20 @@
 # so plain steps zig-zag between the walls and crawl along the floor. Every optimiser in
 # this lesson is a way of fixing that:
 #
-# * **momentum** keeps a running velocity $v \leftarrow \mu v + g$ and steps along $v$: the
-#   zig-zag cancels out, the steady downhill direction adds up;
-# * **Nesterov** momentum evaluates the step as if the velocity had already been applied,
-#   $p \leftarrow p - \eta (g + \mu v)$, which brakes earlier before overshooting;
+# * **momentum** keeps a running *velocity*, a sum of the gradients seen so far in which
+#   older ones count less and less, and steps along it: the zig-zag cancels out, the
+#   steady downhill direction adds up;
+# * **Nesterov** momentum steps as if the velocity had already carried the parameter one
+#   step further, which brakes earlier before overshooting;
 # * **Adam** divides each coordinate's step by a running estimate of that coordinate's
-#   gradient size, $\sqrt{\hat v}$, so steep and flat directions move at similar speeds;
-# * **AdamW** is Adam with *decoupled* weight decay: it shrinks the weights directly,
-#   $p \leftarrow p - \eta\lambda p$, instead of adding $\lambda p$ to the gradient, where
-#   Adam's rescaling would weaken the decay for parameters with large gradients.
+#   gradient size, so steep and flat directions move at similar speeds;
+# * **AdamW** is Adam with *decoupled* weight decay: it shrinks the weights directly
+#   instead of adding a decay term to the gradient, where Adam's rescaling would weaken the
+#   decay for parameters with large gradients.
 #
 # minigrad's optimisers follow `torch.optim` exactly, so we can lay the two side by side.
+# You write two of them yourself first, and the checks hold them to `torch.optim` step for
+# step.
 
 # %%
 import matplotlib.pyplot as plt
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 
 import minigrad as mg
+from minigrad import exercises
 
 _ = torch.manual_seed(0)
 
@@ -67,6 +71,79 @@ def torch_path(make_optimizer):
         opt.step()
         path.append(p.detach().clone())
     return torch.stack(path)
+
+# %% [markdown]
+# ## Exercise: momentum, step for step
+#
+# An optimiser's update rule is a small function of plain tensors: the parameter, its
+# gradient and whatever the optimiser remembers between steps. For SGD with momentum
+# that memory is the velocity. Write one step of `torch.optim.SGD(lr, momentum,
+# nesterov)` (with its default dampening 0), for both the plain and the Nesterov
+# variant. The velocity is all zeros before the first step.
+#
+# The check runs `torch.optim.SGD` itself on a narrow bowl and records what torch had
+# before and after each of 6 steps; then it hands your function torch's state before
+# each step and compares what comes back. A FAIL names the first step that differs, and
+# recognises the usual slips (an average instead of a sum, the velocity used before it
+# was updated, Nesterov's look-ahead in the wrong place).
+
+# %% tags=["exercise"]
+# EXERCISE momentum_step
+def momentum_step(param, grad, velocity, lr, momentum, nesterov):
+    """One step of SGD with momentum (torch.optim.SGD, dampening 0): (new_param, new_velocity).
+
+    Return new tensors; leave the ones you are given as they are.
+    """
+    # Your code here.
+    raise NotImplementedError("write momentum_step")
+
+
+# %% tags=["check"]
+# CHECK momentum_step
+passed = exercises.check_momentum_step(momentum_step)
+
+# %% [markdown]
+# ## Exercise: Adam and AdamW
+#
+# Adam remembers two running averages per coordinate, `exp_avg` (m, of the gradient) and
+# `exp_avg_sq` (v, of its square), both zeros before the first step; `step` counts steps
+# from 1. Both averages start at zero, so in the first steps they are too small: Adam
+# *corrects* each for that before using it. Write one step of `torch.optim.Adam`
+# (`decoupled=False`) and of `torch.optim.AdamW` (`decoupled=True`); the two differ only
+# in where the weight decay goes. The check works as the one above, with gradients from
+# $10^{-5}$ (where `eps` matters) to 10.
+
+# %% tags=["exercise"]
+# EXERCISE adam_step
+def adam_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay, decoupled):
+    """One step of Adam or AdamW (torch.optim): (new_param, new_exp_avg, new_exp_avg_sq).
+
+    Return new tensors; leave the ones you are given as they are.
+    """
+    # Your code here.
+    raise NotImplementedError("write adam_step")
+
+
+# %% tags=["check"]
+# CHECK adam_step
+passed = exercises.check_adam_step(adam_step)
+
+# %% [markdown]
+# ## The rules, written out
+#
+# With learning rate $\eta$, gradient $g$ and step $t$ (from 1), as `torch.optim` computes
+# them:
+#
+# * **momentum** $\mu$: $v \leftarrow \mu v + g$, then $p \leftarrow p - \eta v$;
+# * **Nesterov**: the same $v$, then $p \leftarrow p - \eta (g + \mu v)$;
+# * **Adam**: $g \leftarrow g + \lambda p$ (L2 decay), $m \leftarrow \beta_1 m + (1-\beta_1) g$,
+#   $v \leftarrow \beta_2 v + (1-\beta_2) g^2$, $\hat m = m / (1 - \beta_1^t)$,
+#   $\hat v = v / (1 - \beta_2^t)$, $p \leftarrow p - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$;
+# * **AdamW**: $p \leftarrow p - \eta\lambda p$ first, then Adam's step without the decay in
+#   the gradient.
+#
+# `sgd_update` and `adam_update` in `minigrad/optim/` are these rules; the classes around
+# them only keep the memory between steps.
 
 # %% [markdown]
 # ## Five optimisers, minigrad and torch
@@ -122,8 +199,9 @@ plt.show()
 # What to see: plain SGD creeps along the valley floor; momentum overshoots and swings but
 # travels much further; Nesterov swings less; Adam moves at a steady pace in both directions
 # regardless of how steep each is. AdamW's weight decay pulls towards the origin, so it
-# settles slightly short of $(1, 1)$: decay is a preference for small weights, traded
-# against the loss.
+# settles where that pull balances the slope of the valley, short of $(1, 1)$ (at about
+# $(0.81, 0.66)$ in the table above; its loss flattens out in the next plot): decay is a
+# preference for small weights, traded against the loss.
 #
 # ## The loss along the way
 

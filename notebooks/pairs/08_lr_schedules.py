@@ -12,15 +12,17 @@
 #   `t_max` epochs, fast in the middle, slow at both ends.
 #
 # The value at epoch $e$ is the rate **used during** epoch $e$: what the optimiser holds
-# while that epoch trains, before the `scheduler.step()` that ends it.
+# while every batch of that epoch trains. Epochs count from 0.
 
 # %%
+import math
 import warnings
 
 import matplotlib.pyplot as plt
 import torch
 
 import minigrad as mg
+from minigrad import exercises
 from widgets import LRScheduleExplorer
 
 _ = torch.manual_seed(0)
@@ -62,10 +64,61 @@ plt.show()
 print("StepLR at epochs 9, 10, 20:", [schedules["StepLR(step_size=10, gamma=0.5)"].lr_at(e) for e in (9, 10, 20)])
 
 # %% [markdown]
+# ## Exercise: warm-up, then cosine
+#
+# The schedule most large models train with joins two of these: a short linear **warm-up**
+# to the base rate, then a **cosine** down to a floor. Write it as a function of the
+# epoch, exactly as torch computes it with
+# `SequentialLR(optimizer, [LinearLR(optimizer, start_factor, total_iters=warmup),
+# CosineAnnealingLR(optimizer, T_max=epochs - warmup, eta_min=lr_min)],
+# milestones=[warmup])`: the warm-up starts at `start_factor * base_lr`, and the cosine
+# takes over at epoch `warmup`.
+#
+# The check compares every epoch of four schedules with torch's. Schedules go wrong by
+# one epoch more often than by anything else, so it recognises a curve that runs an epoch
+# early or late, a warm-up that arrives one epoch too soon, and a cosine that starts
+# counting at the wrong epoch.
+
+# %% tags=["exercise"]
+# EXERCISE warmup_cosine
+def warmup_cosine(epoch, base_lr, warmup, epochs, start_factor, lr_min):
+    """The learning rate used during `epoch` (counted from 0): a warm-up, then a cosine."""
+    # Your code here.
+    raise NotImplementedError("write warmup_cosine")
+
+
+# %% tags=["check"]
+# CHECK warmup_cosine
+passed = exercises.check_warmup_cosine(warmup_cosine)
+
+# %% [markdown]
+# ## Exercise: where the step goes
+#
+# In training, the scheduler moves the rate on with `scheduler.step()`. Where that call
+# sits in the loop decides which rate each batch trains with. Write the loop:
+# `train_batch()` trains one batch with the optimiser's current rate; every batch of
+# epoch $e$ should train with the schedule's rate for epoch $e$. The check records the
+# rate at every batch and compares it with torch's, for three schedulers.
+
+# %% tags=["exercise"]
+# EXERCISE epoch_loop
+def train_epochs(epochs, batches, train_batch, scheduler):
+    """Train `epochs` epochs of `batches` batches, each epoch at its scheduled rate."""
+    # Your code here.
+    raise NotImplementedError("write train_epochs")
+
+
+# %% tags=["check"]
+# CHECK epoch_loop
+passed = exercises.check_epoch_loop(train_epochs)
+
+# %% [markdown]
 # ## Stepping it in a loop, against torch
 #
-# In training you call `scheduler.step()` once per epoch, and the optimiser's `lr` follows.
-# The loop below does this for a cosine schedule in both libraries and compares every epoch.
+# In training you call `scheduler.step()` once per epoch, after the epoch's batches, and
+# the optimiser's `lr` follows. (torch warns when a scheduler is stepped before the
+# optimiser's first step: the first epoch would have been skipped.) The loop below does
+# this for a cosine schedule in both libraries and compares every epoch.
 
 # %%
 ours_opt = fresh_optimizer()

@@ -3,7 +3,7 @@
 #
 # Everything so far comes together: data in mini-batches, a model (lesson 6), a loss, the
 # tape and backprop (lesson 2), an optimiser (lesson 7). The loop is short enough to write
-# out in full, and we do, so that nothing is hidden. Two widgets watch it:
+# out in full, and you write its heart, one training step, yourself. Two widgets watch it:
 #
 # * `TrainingMonitor` draws the loss and accuracy as they come in;
 # * `GradientFlow` records, after every step, the size of each parameter's gradient and of
@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import minigrad as mg
-from minigrad import nn, training
+from minigrad import exercises, nn, training
 from widgets import GradientFlow, TrainingMonitor
 
 _ = torch.manual_seed(0)
@@ -58,16 +58,82 @@ optimizer = mg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 print(model.summary((64, 64)))
 
 # %% [markdown]
+# ## Exercise: one training step
+#
+# Write `train_step(model, optimizer, x, y)`: one step of training on the batch `(x, y)`,
+# with the cross-entropy loss and the optimiser you are given; return the batch's loss
+# as a number. The check runs it for three batches on two small models (softmax
+# regression, whose gradient has a closed form) and compares the weights after every
+# step with what a right step gives. Remember from lesson 2 what `backward` does to a
+# `.grad` that is already there.
+
+# %% tags=["exercise"]
+# EXERCISE train_step
+def train_step(model, optimizer, x, y):
+    """Train `model` on one batch (x, y) with cross-entropy; return the batch's loss (a float)."""
+    # Your code here.
+    raise NotImplementedError("write train_step")
+
+
+# %% tags=["check"]
+# CHECK train_step
+passed = exercises.check_train_step(train_step)
+
+# %% [markdown]
+# ## Overfit one batch
+#
+# The first test of any new training loop: train on one small batch until the model has
+# memorised it. A network with 8,970 parameters can memorise 32 examples, so the loss
+# should fall close to 0 and the accuracy on that batch reach 100%. If it does not, the
+# bug is in the loop (or the model), not in the data, and you have found it in seconds
+# instead of after a long run. (This cell runs your `train_step` once it passes.)
+
+# %%
+if passed:
+    torch.manual_seed(1)
+    tiny = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    tiny_optimizer = mg.optim.SGD(tiny.parameters(), lr=0.1, momentum=0.9)
+    one_batch = mg.data.DataLoader((x_train[:32], y_train[:32]), batch_size=32)
+    losses = [train_step(tiny, tiny_optimizer, x_train[:32], y_train[:32]) for _ in range(60)]
+    print(f"loss on one batch of 32: {losses[0]:.3f} at step 1, {losses[-1]:.4f} at step 60")
+    print(f"accuracy on that batch: {training.accuracy(tiny, one_batch):.0%}")
+else:
+    print("(runs once train_step passes its check)")
+
+# %% [markdown]
+# ## Exercise: an honest evaluation
+#
+# Write `evaluate(model, loader)`: the fraction of the loader's examples that the model
+# classifies right (the class with the highest score is the label). Evaluation must not
+# change what it measures. The check gives it a model with dropout and loaders whose
+# last batch is short, and watches how the model is run.
+
+# %% tags=["exercise"]
+# EXERCISE evaluate
+def evaluate(model, loader):
+    """The fraction of the loader's examples that `model` classifies right (0 to 1)."""
+    # Your code here.
+    raise NotImplementedError("write evaluate")
+
+
+# %% tags=["check"]
+# CHECK evaluate
+passed = exercises.check_evaluate(evaluate)
+
+# %% [markdown]
 # ## The loop
 #
 # One step: forward, loss, clear the old gradients, backward, update. After the step the
 # monitor logs the loss and the gradient-flow widget reads every parameter's gradient.
 # Each epoch ends with an evaluation on the held-out digits, in `no_grad` and evaluation
-# mode.
+# mode (`training.accuracy`, which counts hits over all examples as your `evaluate` does).
 
 # %%
-monitor = TrainingMonitor(every=10)
-flow = GradientFlow(model, every=25)
+EPOCHS = 8
+# Drawing a plot costs more than a training step here: the monitor redraws every second
+# epoch, the gradient flow once, at the end (it records every step all the same).
+monitor = TrainingMonitor(every=2 * len(train_loader))
+flow = GradientFlow(model, every=EPOCHS * len(train_loader))
 
 
 def test_accuracy():
@@ -75,7 +141,7 @@ def test_accuracy():
 
 
 step = 0
-for epoch in range(8):
+for epoch in range(EPOCHS):
     model.train()
     for xb, yb in train_loader:
         loss = mg.cross_entropy(model(xb), yb)
@@ -88,6 +154,7 @@ for epoch in range(8):
     accuracy = test_accuracy()
     monitor.log(step, test_accuracy=accuracy)
     print(f"epoch {epoch + 1}: last batch loss {loss.item():.3f}, test accuracy {accuracy:.1%}")
+monitor.redraw()  # draw the points logged since the last redraw, too
 
 # %%
 monitor
@@ -111,7 +178,8 @@ for row in last:
 # %% [markdown]
 # A rule of thumb from the update/weight column: around $10^{-3}$ per step is a healthy
 # pace. Much smaller and the layer barely moves; near $10^{-1}$ the steps are rewriting the
-# weights and training is likely unstable.
+# weights and training is likely unstable. The weights here move by a few $10^{-3}$; the
+# biases, small numbers that started at 0, move by more relative to their size.
 #
 # ## Where it still goes wrong
 #

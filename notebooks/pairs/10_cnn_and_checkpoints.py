@@ -10,9 +10,9 @@
 #   then rescales it with learned $\gamma, \beta$; the next layer always sees inputs of a
 #   sensible size, whatever the earlier layers do. At evaluation time it uses running
 #   averages instead of the batch's statistics;
-# * **dropout** zeroes a random fraction $p$ of activations while training (and scales the
-#   rest by $1/(1-p)$), so no unit can rely on one particular other unit. At evaluation
-#   time it does nothing.
+# * **dropout** zeroes a random fraction $p$ of activations while training, so no unit can
+#   rely on one particular other unit, and makes up for the missing ones so that the next
+#   layer sees values of the usual size. At evaluation time it does nothing. You write it.
 #
 # Both behave differently in training and in evaluation, which is why `model.train()` and
 # `model.eval()` exist. Then: saving training to a file and resuming it exactly.
@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import minigrad as mg
-from minigrad import nn, training
+from minigrad import exercises, nn, training
 
 _ = torch.manual_seed(0)
 
@@ -78,6 +78,47 @@ print("train mode, two runs equal:", torch.equal(a, b))
 print("eval mode,  two runs equal:", torch.equal(c, d))
 
 # %% [markdown]
+# ## Exercise: inverted dropout
+#
+# Write dropout as a gate. `InvertedDropout(p)` is built with the probability `p` of
+# dropping each value. While training, `forward` zeroes each value with probability `p`
+# and scales the values it keeps so that the *expected* output equals the input:
+# evaluation then needs no change at all (that is what "inverted" means). `backward`
+# sends the gradient back through the same choice of values.
+#
+# Dropout is random, so the check cannot compare with one answer. It runs your gate on
+# 20,000 values for three values of `p` and checks what must hold for every mask: each
+# output is 0 or the input times one common factor, and that factor is right; the
+# fraction dropped is `p` (to within the spread of a random count); a second call drops
+# other values; the gradient is zero exactly where the output is, and scaled the same way.
+
+# %% tags=["exercise"]
+# EXERCISE inverted_dropout
+class InvertedDropout(mg.Gate):
+    """Training-time dropout: zero each value with probability p, keep the expected value."""
+
+    def __init__(self, p):
+        self.p = p
+
+    def forward(self, x):
+        # Your code here: draw a mask, keep it on self, return the output.
+        raise NotImplementedError("write InvertedDropout.forward")
+
+    def backward(self, grad_output):
+        # Your code here: return a tuple with one gradient, shaped like x.
+        raise NotImplementedError("write InvertedDropout.backward")
+
+
+# %% tags=["check"]
+# CHECK inverted_dropout
+passed = exercises.check_inverted_dropout(InvertedDropout)
+
+# %% [markdown]
+# The rule, written out: with a mask $m$ whose elements are 1 with probability $1 - p$ and
+# 0 otherwise, $y = x \odot m / (1 - p)$, so $\mathbb{E}[y] = x$, and
+# $\partial L / \partial x = G \odot m / (1 - p)$. minigrad's own `Dropout` gate (in
+# `minigrad/ops/normalization.py`) is exactly this.
+#
 # ## Training with the Trainer
 #
 # The loop of lesson 9, plus the bookkeeping (progress, history, evaluation after each
@@ -104,18 +145,56 @@ ax.plot([r["epoch"] + 1 for r in history], [r["loss"] for r in history], "o-", l
 ax2 = ax.twinx()
 ax2.plot([r["epoch"] + 1 for r in history], [r["test_accuracy"] for r in history], "s-", color="C1", label="test accuracy")
 ax.set_xlabel("epoch")
+ax.set_xticks([r["epoch"] + 1 for r in history])
 ax.set_ylabel("loss")
 ax2.set_ylabel("test accuracy")
-fig.legend(loc="center right")
+fig.legend(loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.05))
 plt.show()
 
 # %% [markdown]
 # ## Checkpoints: stop, and carry on exactly
 #
-# A checkpoint must hold everything that decides what training does next: the weights
-# *and* batch norm's running statistics, the optimiser's memory (Adam's moment estimates),
-# the scheduler's epoch, the loader's shuffling state and torch's random state (dropout's
-# masks). Miss one and the resumed run drifts away from the uninterrupted one.
+# Long training runs get interrupted. A checkpoint saves training to a file so that a
+# new process can carry on; carrying on *exactly* means that the resumed run is, bit for
+# bit, the run that was never interrupted.
+#
+# ### Exercise: what must a checkpoint hold?
+#
+# Write `capture(model, optimizer, scheduler, loader)`, which returns everything that
+# decides what training does next as plain data (a dict of tensors, numbers, lists and
+# dicts: what a file can hold), and `restore(saved, model, optimizer, scheduler, loader)`,
+# which puts it back into objects built afresh. The check trains a small run with batch
+# norm, dropout, AdamW, a cosine schedule and a shuffling loader for one epoch, captures
+# it, sends your dict through `torch.save` and `torch.load(weights_only=True)` as a file
+# would, restores it into a run built from other seeds, and compares every part of the
+# training state; then both runs train one more epoch and must agree bit for bit.
+
+# %% tags=["exercise"]
+# EXERCISE exact_resume
+def capture(model, optimizer, scheduler, loader):
+    """Everything that decides what training does next, as plain data (a dict)."""
+    # Your code here.
+    raise NotImplementedError("write capture")
+
+
+def restore(saved, model, optimizer, scheduler, loader):
+    """Put what `capture` returned back into freshly built objects."""
+    # Your code here.
+    raise NotImplementedError("write restore")
+
+
+resume = (capture, restore)
+
+# %% tags=["check"]
+# CHECK exact_resume
+passed = exercises.check_exact_resume(resume)
+
+# %% [markdown]
+# What it takes: the weights *and* batch norm's running statistics, the optimiser's
+# memory (Adam's moment estimates), the scheduler's epoch, the loader's shuffling state
+# and torch's random state (dropout's masks). Miss one and the resumed run drifts away
+# from the uninterrupted one. `trainer.save` writes all of them (with
+# `mg.save_checkpoint`).
 #
 # The experiment: train 1 epoch, save, build everything fresh, load, train 2 more. Compare
 # with 3 epochs in one go (the run above). On the CPU the weights agree bit for bit.

@@ -10,6 +10,10 @@
 #    (`DataLoader(..., device=device)`);
 # 3. leave everything else alone: the tape, the gates, the optimiser do not care.
 #
+# Two things do care, and they are in *your* code: tensors your code creates (they are
+# born on the CPU unless you say otherwise), and state your own modules keep (it moves
+# only if the module knows about it). The two exercises are about those.
+#
 # This notebook runs on either. Without a GPU it says so and runs on the CPU: everything
 # below still works, only the speed comparison has nothing to compare.
 
@@ -20,7 +24,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import minigrad as mg
-from minigrad import nn, training
+from minigrad import exercises, nn, training
 
 _ = torch.manual_seed(0)
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -48,17 +52,83 @@ print("w on", w.device, "| w.grad on", w.grad.device)
 #
 # An op whose inputs sit on two devices cannot run: torch would have to copy data behind
 # your back. minigrad stops with a `DeviceError` that names both devices and says how to
-# fix it. (Without a GPU there is only one device, so there is nothing to mix; the message
-# is shown when CUDA is present.)
+# fix it.
+#
+# Without a GPU there is still a second device to try it on: torch's **meta** device. A
+# meta tensor has a shape, a dtype and a device, but no values; every op runs on it (and
+# checks its inputs' shapes and devices) without computing anything. It stands in for a
+# GPU wherever only *placement* matters, on any machine, and the checks below use it.
 
 # %%
-if device.type == "cuda":
-    try:
-        mg.tensor(torch.ones(2), device="cpu") + mg.tensor(torch.ones(2), device=device)
-    except mg.DeviceError as error:
-        print(error)
-else:
-    print("one device only: nothing to mix")
+other = device if device.type == "cuda" else torch.device("meta")
+try:
+    mg.tensor(torch.ones(2), device="cpu") + mg.tensor(torch.ones(2), device=other)
+except mg.DeviceError as error:
+    print(error)
+
+x_meta = mg.tensor(torch.randn(4, 3), device="meta")
+w_meta = mg.tensor(torch.randn(3, 2), device="meta", requires_grad=True)
+(x_meta @ w_meta).relu().sum().backward()
+print("on meta: w.grad has shape", tuple(w_meta.grad.shape), "and lives on", w_meta.grad.device)
+
+# %% [markdown]
+# ## Exercise: make new tensors where their inputs live
+#
+# Cross-entropy compares scores with labels; some losses (label smoothing, mixup) need the
+# labels as one-hot rows instead. Write `one_hot(labels, num_classes, dtype)`: row `i` is
+# all zeros except a 1 in column `labels[i]`. The result must live on the labels' device
+# and have the `dtype` asked for, so that it can meet the scores on a GPU. The check
+# compares values on the CPU, and runs your code on meta labels (and on CUDA when there is
+# a GPU) to see where the result is made.
+
+# %% tags=["exercise"]
+# EXERCISE one_hot
+def one_hot(labels, num_classes, dtype):
+    """(N,) integer labels -> (N, num_classes) of 0s and 1s, on the labels' device, in dtype."""
+    # Your code here.
+    raise NotImplementedError("write one_hot")
+
+
+# %% tags=["check"]
+# CHECK one_hot
+passed = exercises.check_one_hot(one_hot)
+
+# %% [markdown]
+# ## Exercise: state that moves with the model
+#
+# A common first layer standardises each input feature with the mean and standard deviation
+# of the training data: $y = (x - \mu) / (\sigma + \epsilon)$. The statistics are computed
+# once and never learned, but they are part of the model: `model.to(device)` must move them
+# and `model.state_dict()` must save them. Write the layer `Standardize(data, eps=1e-5)`
+# (`data` is `(N, features)`; use torch's `std`, the unbiased one). The check compares its
+# outputs with the formula, loads its `state_dict()` into a layer built from other data,
+# and moves it to the meta device (and CUDA) and runs it there.
+
+# %% tags=["exercise"]
+# EXERCISE standardize
+class Standardize(nn.Module):
+    """y = (x - mean) / (std + eps) per feature, with the training data's mean and std."""
+
+    def __init__(self, data, eps=1e-5):
+        super().__init__()
+        # Your code here.
+        raise NotImplementedError("write Standardize.__init__")
+
+    def forward(self, x):
+        # Your code here.
+        raise NotImplementedError("write Standardize.forward")
+
+
+# %% tags=["check"]
+# CHECK standardize
+passed = exercises.check_standardize(Standardize)
+
+# %% [markdown]
+# What moves: `model.to(device)` moves every Variable the module has *registered*, its
+# parameters and its buffers (batch norm's running statistics are buffers too), and
+# `state_dict()` saves the same ones. A tensor kept as a plain attribute is invisible to
+# both, and a statistic registered as a parameter is handed to the optimiser. Buffers are
+# for state that is not learned.
 
 # %% [markdown]
 # ## Where a GPU pays off
@@ -102,8 +172,9 @@ for name, seconds in timings.items():
 # %% [markdown]
 # ## Training on the device
 #
-# The lesson 9 model, trained for two epochs wherever `device` points. The loader moves
-# each batch; the model was moved once. The training loop is unchanged.
+# A smaller cousin of the lesson 9 model (one hidden layer of 64 units), trained for two
+# epochs with lesson 10's Trainer wherever `device` points. The loader moves each batch;
+# the model was moved once. The training loop is unchanged.
 
 # %%
 x_all, y_all = mg.data.load_digits()

@@ -10,14 +10,14 @@
 # | loss is `nan` | a `log`, `sqrt` or division at 0, an `exp` that overflowed | `mg.detect_anomaly()` |
 # | part of a layer never changes | dead ReLUs: units that output 0 for every input | activation counts |
 # | early layers do not learn | vanishing gradients | `GradientFlow`, `mg.stats.gradient_stats` |
-# | loss jumps to huge values | exploding gradients | the same, plus smaller init or lr |
+# | loss jumps to huge values | exploding gradients | the same; a smaller init or lr; clipping the gradient norm |
 
 # %%
 import matplotlib.pyplot as plt
 import torch
 
 import minigrad as mg
-from minigrad import nn
+from minigrad import exercises, nn
 from widgets import GradientFlow
 
 _ = torch.manual_seed(0)
@@ -28,8 +28,9 @@ batch_x, batch_y = x_all[:256], y_all[:256]
 # ## NaN: find the op that made it
 #
 # An entropy-like term $\sum_i p_i \log p_i$ is fine until some $p_i$ is exactly 0: then
-# $\log 0 = -\infty$ and $0 \cdot (-\infty) = \text{nan}$. The loss is `nan`, every gradient
-# after it is `nan`, and nothing says where it started:
+# $\log 0 = -\infty$ and $0 \cdot (-\infty) = \text{nan}$. The loss is `nan`, and so is the
+# gradient of that $p_i$ (the other entries' gradients stay finite: each term's gradient
+# involves only its own $p_i$). Nothing says where it started:
 
 # %%
 p = mg.tensor([0.5, 0.5, 0.0], requires_grad=True, name="p")
@@ -38,7 +39,34 @@ loss.backward()
 print("loss:", loss.item(), "| p.grad:", p.grad.tolist())
 
 # %% [markdown]
-# `mg.detect_anomaly()` checks every gate's output in forward and every gradient in
+# ### Exercise: find the first non-finite node
+#
+# Once a value is `nan` or `inf`, everything computed from it is too, so the last value
+# says only *that* something broke. Where it broke is the first node on the tape whose
+# output is not finite. Write `first_nonfinite(ctx)`: it gets the tape of a broken model
+# whose Context keeps every node's outputs (`Context(keep_outputs=True)`, as lesson 2's
+# viewer uses), and returns that node's index. `exercises.broken_model(k)` builds one of
+# the check's four broken models; here is the first:
+
+# %%
+ctx, broken_loss = exercises.broken_model(0)
+print(ctx)
+print("loss:", broken_loss.item())
+
+# %% tags=["exercise"]
+# EXERCISE first_nonfinite
+def first_nonfinite(ctx):
+    """The index of the first node on ctx whose output holds a NaN or an Inf."""
+    # Your code here.
+    raise NotImplementedError("write first_nonfinite")
+
+
+# %% tags=["check"]
+# CHECK first_nonfinite
+passed = exercises.check_first_nonfinite(first_nonfinite)
+
+# %% [markdown]
+# `mg.detect_anomaly()` does this while the model runs: it checks every gate's output in forward and every gradient in
 # backward, and stops at the *first* value that is not finite, naming the gate, its place
 # on the tape and the shapes. It costs a pass over each tensor, so it is off by default:
 # switch it on while you hunt.
@@ -69,9 +97,30 @@ print("loss:", loss.item(), "| p.grad:", p.grad.tolist())
 #
 # A ReLU unit whose input is negative for *every* example outputs 0 and, worse, passes 0
 # gradient back (lesson 4): its weights never change again. A bad initialisation or one
-# too-large step can kill many units at once. Here we kill them deliberately with a bias of
-# -1.5, then count, over a batch, how many units are never active, and look at the gradient
-# rows of their weights.
+# too-large step can kill many units at once.
+#
+# ### Exercise: the dead fraction
+#
+# Write `dead_fraction(hidden)`: given a batch of ReLU outputs, shape `(examples, units)`,
+# the fraction of units that are never active on it (0 for every example). The check
+# plants dead units in batches from 1 example to 128, and some units that fire for a
+# single example only, very weakly.
+
+# %% tags=["exercise"]
+# EXERCISE dead_fraction
+def dead_fraction(hidden):
+    """The fraction of units (columns of hidden) that are 0 for every example (row)."""
+    # Your code here.
+    raise NotImplementedError("write dead_fraction")
+
+
+# %% tags=["check"]
+# CHECK dead_fraction
+passed = exercises.check_dead_fraction(dead_fraction)
+
+# %% [markdown]
+# Now we kill units deliberately with a bias of -1.5, count, over a batch, how many are never
+# active, and look at the gradient rows of their weights.
 
 # %%
 def dead_fraction_and_grads(biases, activation):
@@ -147,11 +196,13 @@ ax.set_title("One backward pass through 12 layers")
 plt.show()
 
 # %% [markdown]
-# The sigmoid network's first layer receives a gradient orders of magnitude smaller than
-# its last: the early layers barely learn. The oversized ReLU network is the mirror image,
-# with gradients so large that one step would throw the weights far away. `GradientFlow`
-# flags both automatically (thresholds on mean |g| and max |g|); here it records one step
-# of the exploding network:
+# The sigmoid network's first layer receives a gradient seven orders of magnitude smaller
+# than its last: the early layers barely learn. The oversized ReLU network has the opposite
+# problem: every layer's gradient is some $10^5$ times the healthy network's (the
+# activations grow layer by layer going forward and the gradients grow going back, so
+# their product is about as large everywhere), so large that one step would throw the
+# weights far away. `GradientFlow` flags both automatically (thresholds on mean |g| and
+# max |g|); here it records one step of the exploding network:
 
 # %%
 exploding = nets["ReLU, N(0, 0.5²) (exploding)"]
@@ -162,10 +213,52 @@ print("flagged:", {r["name"]: r["flags"] for r in rows if r["flags"]})
 flow
 
 # %% [markdown]
+# ## Exercise: clip the gradient norm
+#
+# When gradients explode, a common safety net is to **clip** them before the step: if the
+# gradients are too large taken together, shrink them, without changing the direction of
+# the step. Write `clip_grad_norm(parameters, max_norm)` to do what
+# `torch.nn.utils.clip_grad_norm_` does: change each parameter's `.grad` (parameters whose
+# `.grad` is `None` take no part) and return the total norm the gradients had before. The
+# check compares with torch's function on the same gradients.
+
+# %% tags=["exercise"]
+# EXERCISE clip_grad_norm
+def clip_grad_norm(parameters, max_norm):
+    """Scale every .grad by one factor so that their total norm is at most max_norm.
+
+    Returns the total norm before clipping, as torch.nn.utils.clip_grad_norm_ does.
+    """
+    # Your code here.
+    raise NotImplementedError("write clip_grad_norm")
+
+
+# %% tags=["check"]
+# CHECK clip_grad_norm
+passed = exercises.check_clip_grad_norm(clip_grad_norm)
+
+# %% [markdown]
+# With your clipping, the exploding network's step would be tame (this cell runs once the
+# check passes):
+
+# %%
+if passed:
+    weight_grads(exploding)
+    before = clip_grad_norm(list(exploding.parameters()), max_norm=1.0)
+    after = sum(float((p.grad**2).sum()) for p in exploding.parameters()) ** 0.5
+    print(f"total gradient norm: {before:.3g} before clipping, {after:.3g} after")
+else:
+    print("(runs once clip_grad_norm passes its check)")
+
+# %% [markdown]
+# Clipping hides the symptom; it does not cure the cause (here, the initialisation). It is
+# most useful against the rare huge gradient of an otherwise healthy run.
+#
 # **What to remember.** Turn on `detect_anomaly()` to find the first NaN; count units that
 # are never active to find dead ReLUs; plot the gradient per layer to see vanishing or
-# exploding gradients. The fixes are the lessons before: good initialisation (6), sensible
-# learning rates and warm-up (7, 8), normalisation (10), stable fused ops (9).
+# exploding gradients, and clip the gradient norm as a safety net. The fixes are the
+# lessons before: good initialisation (6), sensible learning rates and warm-up (7, 8),
+# normalisation (10), stable fused ops (9).
 
 # %% [markdown]
 # **That is the course.** See which exercises you passed on [Start here](00_start_here.ipynb) · **Previous:** [Lesson 11: the same code on a GPU](11_on_a_gpu.ipynb)
