@@ -1,19 +1,26 @@
 """``./run bench`` (``python -m benchmarks``): every benchmark, one after another.
 
-python -m benchmarks            engine, training loop and widgets
-python -m benchmarks engine     only one of them (engine, training, widgets)
+python -m benchmarks            engine, training loop, compile, distributed and widgets
+python -m benchmarks engine     only one of them (engine, training, compile, distributed, widgets)
 """
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_compile, bench_engine, bench_training_loop, bench_widgets
+from benchmarks import (
+    bench_compile,
+    bench_distributed,
+    bench_engine,
+    bench_training_loop,
+    bench_widgets,
+)
 
 SUITES = {
     "engine": lambda: bench_engine.main([]),
     "training": lambda: bench_training_loop.main([]),
     "compile": lambda: bench_compile.main([]),
+    "distributed": lambda: bench_distributed.main([]),
     "widgets": bench_widgets.main,
 }
 

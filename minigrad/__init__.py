@@ -17,11 +17,13 @@ Reading order (each file imports only the ones before it):
     gradcheck.py   finite differences against the tape's gradients
     nn/            Module, initialisers, layers
     optim/         optimisers and learning-rate schedulers
+    distributed/   data-parallel training on torch.distributed: process groups, averaging
     data/          data sets and the DataLoader
     atomic_file.py writing a file all or nothing; OS errors in plain words
     file_kinds.py  what a file that is not a checkpoint is, from its first bytes
     checkpoint.py  checkpoints: atomic, checksummed, loaded without running code
     training/      the training loop, metrics and callbacks
+    data_parallel_demo.py  python -m minigrad.data_parallel_demo: the digits MLP on W processes
     exercises/     the checks behind the lessons' exercises, one file a lesson
     lessons.py     python -m minigrad.lessons: the lessons, out of an installed wheel
     grading.py     python -m minigrad.grading: the lessons as an nbgrader course
@@ -31,8 +33,8 @@ its operators and op methods (``x + y`` is ``mg.add(x, y)``) and Context its
 ``variable``, ``records`` and ``print``, once the files they run exist.
 
 ``__all__`` lists what a learner may use; the files themselves are not part
-of it, except the libraries built on the engine (nn, optim, data, training,
-checkpoint).
+of it, except the libraries built on the engine (nn, optim, distributed, data,
+training, checkpoint).
 """
 
 import types as _types
@@ -45,6 +47,7 @@ from minigrad.errors import (
     CheckpointIOError,
     ContextError,
     DeviceError,
+    DistributedError,
     DTypeError,
     GateError,
     GradientError,
@@ -68,7 +71,7 @@ from minigrad import methods as _methods  # noqa: F401  (attaches Variable's and
 from minigrad.gradcheck import GradcheckReport, gradcheck, gradcheck_gate, gradcheck_node
 
 # The neural-network library, built on the engine.
-from minigrad import nn, optim, data, training, checkpoint
+from minigrad import nn, optim, distributed, data, training, checkpoint
 from minigrad.nn.init import init_random
 from minigrad.training import Trainer, fit, accuracy, confusion_matrix
 from minigrad.checkpoint import save_checkpoint, load_checkpoint
@@ -97,6 +100,7 @@ __all__ = [
     "CheckpointIOError",
     "SetupError",
     "ArgumentTypeError",
+    "DistributedError",
     "GateError",
     "UnfinishedGateError",
     "MinigradWarning",
@@ -124,6 +128,7 @@ __all__ = [
     # the libraries built on it
     "nn",
     "optim",
+    "distributed",
     "data",
     "training",
     "checkpoint",

@@ -3,19 +3,25 @@
 python -m minigrad                     # MLP 64-128-10, 20 epochs (a few seconds)
 python -m minigrad --model cnn         # small CNN with batch norm and dropout
 python -m minigrad --epochs 5 --seed 7 --no-progress
+python -m minigrad --processes 2       # the same, data-parallel on 2 processes (torchrun)
+
+With ``--processes N`` this command starts itself again N times through
+torchrun; each copy finds torchrun's environment, joins the process group,
+reads its shard of every global batch of 32, and rank 0 alone prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 import torch
 
 import minigrad as mg
-from minigrad import nn
-from minigrad.data import DataLoader, load_digits, train_test_split
+from minigrad import distributed, nn
+from minigrad.data import DataLoader, DistributedSampler, load_digits, train_test_split
 from minigrad.training import Trainer, confusion_matrix
 
 DEFAULTS = {  # epochs, learning rate, optimiser: settings that reach 97% / 98% here
@@ -62,18 +68,38 @@ def build_model(kind: str, generator: torch.Generator) -> nn.Module:
     )
 
 
+def _quiet(*args, **kwargs) -> None:
+    """print, on the processes other than rank 0."""
+
+
+def training_loader(x, y, seed: int) -> DataLoader:
+    """Batches of 32, shuffled; in W processes each reads 32 / W of every global batch."""
+    world_size = distributed.get_world_size()
+    if world_size == 1:
+        return DataLoader((x, y), 32, shuffle=True, generator=seed)
+    sampler = DistributedSampler(len(x), seed=seed)  # the same epoch order in every process
+    return DataLoader((x, y), max(32 // world_size, 1), sampler=sampler)
+
+
 def train_on_digits(args) -> float:
+    say = print if distributed.is_main_process() else _quiet
     settings = DEFAULTS[args.model]
     epochs = args.epochs if args.epochs is not None else settings["epochs"]
     name = "an MLP" if args.model == "mlp" else "a CNN"
-    print(f"== Training {name} on the 8x8 digits (seed {args.seed}) ==")
+    say(f"== Training {name} on the 8x8 digits (seed {args.seed}) ==")
     torch.manual_seed(args.seed)
     x, y = load_digits(as_images=args.model == "cnn")
     # One fixed split, so that runs with different seeds are scored on the same test set.
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_fraction=0.2, seed=0)
-    train_loader = DataLoader((x_train, y_train), 32, shuffle=True, generator=args.seed)
+    train_loader = training_loader(x_train, y_train, args.seed)
     test_loader = DataLoader((x_test, y_test), 512)
-    print(f"{len(x_train)} training and {len(x_test)} test images, {len(train_loader)} batches")
+    say(f"{len(x_train)} training and {len(x_test)} test images, {len(train_loader)} batches")
+    world_size = distributed.get_world_size()
+    if world_size > 1:
+        say(
+            f"{world_size} processes ({distributed.default_backend()}): each reads "
+            f"{train_loader.batch_size} of every global batch of 32 and gradients are averaged"
+        )
 
     model = build_model(args.model, mg.nn.init_random(args.seed))
     if args.model == "mlp":
@@ -81,7 +107,7 @@ def train_on_digits(args) -> float:
     else:
         optimizer = mg.optim.Adam(model.parameters(), lr=settings["lr"])
     scheduler = mg.optim.CosineAnnealingLR(optimizer, max(epochs, 1))
-    print(f"{model.parameter_count()} parameters; {optimizer}; cosine LR over {epochs} epochs\n")
+    say(f"{model.parameter_count()} parameters; {optimizer}; cosine LR over {epochs} epochs\n")
 
     start = time.perf_counter()
     trainer = Trainer(model, optimizer, scheduler=scheduler, progress=not args.no_progress)
@@ -90,14 +116,12 @@ def train_on_digits(args) -> float:
 
     matrix = confusion_matrix(model, test_loader, num_classes=10)
     accuracy = float(matrix.diagonal().sum()) / float(matrix.sum())
-    print("\nconfusion matrix (rows: true digit, columns: predicted):")
-    print("     " + " ".join(f"{d:>3}" for d in range(10)))
+    say("\nconfusion matrix (rows: true digit, columns: predicted):")
+    say("     " + " ".join(f"{d:>3}" for d in range(10)))
     for digit, row in enumerate(matrix.tolist()):
-        print(f"  {digit}: " + " ".join(f"{n:>3}" for n in row))
+        say(f"  {digit}: " + " ".join(f"{n:>3}" for n in row))
     skipped = f", {trainer.skipped_batches} batches skipped" if trainer.skipped_batches else ""
-    print(
-        f"\ntest accuracy: {100 * accuracy:.2f}% after {epochs} epochs in {seconds:.1f}s{skipped}"
-    )
+    say(f"\ntest accuracy: {100 * accuracy:.2f}% after {epochs} epochs in {seconds:.1f}s{skipped}")
     return accuracy
 
 
@@ -111,6 +135,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="fixes weights and batches (>= 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="train data-parallel on this many processes, started through torchrun (default 1)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -122,9 +152,32 @@ def main(argv=None) -> int:
         parser.error("--seed must be 1 or more (mg.nn.init_random(0) means 'from the clock')")
     if args.epochs is not None and args.epochs < 0:
         parser.error("--epochs must be 0 or more")
+    if args.processes < 1:
+        parser.error("--processes must be 1 or more")
+    launched = "RANK" in os.environ  # torchrun sets it in each process it starts
+    if args.processes > 1 and not launched:
+        return start_with_torchrun(args.processes, sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(max(args.threads, 1))
-    show_the_engine()
-    train_on_digits(args)
+    if launched:
+        distributed.init_process_group()
+    try:
+        if distributed.is_main_process():
+            show_the_engine()
+        train_on_digits(args)
+    finally:
+        distributed.destroy_process_group()
+    return 0
+
+
+def start_with_torchrun(processes: int, argv: list[str]) -> int:
+    """Run this very command in ``processes`` processes (torchrun); its exit status."""
+    command = distributed.torchrun_command("minigrad", processes, argv)
+    print("starting " + " ".join(["python"] + command[1:]) + "\n", flush=True)
+    try:
+        distributed.torchrun("minigrad", processes, argv, timeout=None, capture=False)
+    except mg.DistributedError as error:
+        print(f"\n{str(error).splitlines()[0]}", file=sys.stderr)
+        return 1
     return 0
 
 

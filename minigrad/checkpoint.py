@@ -12,6 +12,14 @@ A checkpoint holds everything that decides what training does next:
 so that training 10 epochs in one go and training 5, saving, loading in a new
 process and training 5 more give the same weights, bit for bit, on the CPU.
 
+In data-parallel training (a process group of W processes) every process
+calls ``save_checkpoint``; rank 0 alone writes (the processes hold the same
+model and optimiser), and all of them wait at a barrier until the file is
+whole, so that any process may load it next. Such a checkpoint resumes on
+any number of processes: a loader with a ``DistributedSampler`` saves the
+sampler's seed and epoch, not its rank, and the epoch order depends on
+neither (see ``data/distributed_sampler.py``).
+
 Four promises about the file:
 
 * Writing is atomic (``atomic_file.write_atomically``): a crash or a full
@@ -40,6 +48,7 @@ from pathlib import Path
 import torch
 
 from minigrad.atomic_file import read_file, write_atomically
+from minigrad.distributed import barrier, get_rank
 from minigrad.errors import ArgumentTypeError, CheckpointError
 from minigrad.file_kinds import explain
 
@@ -146,8 +155,14 @@ def save_checkpoint(
         "extra": extra,
     }
     _check_plain(payload, "checkpoint")
+    if get_rank() != 0:  # rank 0 writes; the others wait until the file is whole
+        barrier("the barrier after writing the checkpoint")
+        return Path(path)
     payload["checksum"] = checksum(payload)
-    return write_atomically(path, _serialize(payload), "checkpoint")
+    try:
+        return write_atomically(path, _serialize(payload), "checkpoint")
+    finally:
+        barrier("the barrier after writing the checkpoint")
 
 
 def _serialize(payload: dict) -> bytes:

@@ -60,6 +60,11 @@ class SetupError(MinigradError, ValueError):
     model's parameters, a scheduler driving another optimiser, a loader with no batches."""
 
 
+class DistributedError(MinigradError, RuntimeError):
+    """Data-parallel training that cannot go on: a process that stopped or did not answer
+    in time, a process group that could not start, processes that disagree."""
+
+
 class ArgumentTypeError(MinigradError, TypeError):
     """An argument of the wrong kind: a plain list where tensors are needed, a torch
     optimiser where a minigrad one is, a tensor where a Variable is."""

@@ -165,7 +165,7 @@ def test_function_level_imports_are_read_too():
 
 # -- the public surface ------------------------------------------------------------
 
-SUBPACKAGES = {"nn", "optim", "data", "training", "checkpoint"}
+SUBPACKAGES = {"nn", "optim", "distributed", "data", "training", "checkpoint"}
 
 
 def test_every_name_in_all_exists_and_only_the_libraries_are_modules():

@@ -5,12 +5,14 @@ load_mnist(root)         MNIST, read from IDX files (downloaded once into root)
 read_idx / write_idx     the IDX file format itself
 TensorDataset            tensors that share their first dimension
 DataLoader               mini-batches as tuples of torch tensors, seeded shuffling
+DistributedSampler       each process's shard of every epoch, for data-parallel training
 train_test_split         a shuffled split into training and test sets
 """
 
 from minigrad.data.digits import load_digits
 from minigrad.data.idx import IDXError, parse_idx, read_idx, write_idx
 from minigrad.data.mnist import DownloadError, load_mnist
+from minigrad.data.distributed_sampler import DistributedSampler
 from minigrad.data.loader import DataLoader, TensorDataset, train_test_split
 
 __all__ = [
@@ -23,5 +25,6 @@ __all__ = [
     "DownloadError",
     "TensorDataset",
     "DataLoader",
+    "DistributedSampler",
     "train_test_split",
 ]

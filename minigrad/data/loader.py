@@ -16,7 +16,8 @@ one with ``mg.tensor(x, requires_grad=True)`` when you want its gradient.
 
 Shuffling is reproducible: the same generator seed gives the same batches,
 and ``loader.state_dict()`` saves the generator's state so a checkpointed run
-resumes with the very batches it would have seen.
+resumes with the very batches it would have seen. In data-parallel training
+``sampler=DistributedSampler(...)`` gives each process its shard instead.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numbers
 import numpy as np
 import torch
 
+from minigrad.data.distributed_sampler import check_sampler, check_sampler_state, sampler_state
 from minigrad.errors import (
     ArgumentTypeError,
     CheckpointError,
@@ -137,6 +139,7 @@ class DataLoader:
     ``torch.Generator`` or an int seed). ``drop_last``: leave out a last batch
     smaller than ``batch_size``. ``device``: move each batch there (for data
     kept on the CPU and a model on the GPU; data already on the GPU stays put).
+    ``sampler``: the indices to read, in order, e.g. a :class:`DistributedSampler`.
     """
 
     def __init__(
@@ -147,6 +150,7 @@ class DataLoader:
         generator=None,
         drop_last: bool = False,
         device=None,
+        sampler=None,
     ):
         hint = "e.g. DataLoader((x, y), batch_size=64)"
         batch_size = check_count("DataLoader", "batch_size", batch_size, 1, hint)
@@ -168,15 +172,19 @@ class DataLoader:
         self.drop_last = drop_last
         self.device = _as_device(device)
         self.generator = _make_generator(generator) if shuffle else None
+        self.sampler = check_sampler(sampler, shuffle)
 
     def __len__(self) -> int:
         """The number of batches in one epoch."""
-        full, rest = divmod(len(self.dataset), self.batch_size)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        full, rest = divmod(n, self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
 
     def __iter__(self):
-        n = len(self.dataset)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        if self.sampler is not None:
+            order = torch.as_tensor(list(self.sampler), dtype=torch.int64)
         stop = n - n % self.batch_size if self.drop_last else n
         if isinstance(self.dataset, TensorDataset):
             yield from self._tensor_batches(order, stop)
@@ -195,7 +203,7 @@ class DataLoader:
 
     def _stacked_batches(self, order, stop: int):
         """Any data set: fetch samples one by one and stack them into batches."""
-        indices = order.tolist() if order is not None else range(len(self.dataset))
+        indices = order.tolist() if order is not None else range(stop)
         for start in range(0, stop, self.batch_size):
             samples = [self.dataset[i] for i in indices[start : start + self.batch_size]]
             if not all(isinstance(sample, (tuple, list)) for sample in samples):
@@ -214,15 +222,17 @@ class DataLoader:
     # -- saving the shuffling state (for checkpoints) -----------------------
     def state_dict(self) -> dict:
         """The generator's state (a uint8 tensor), so a resumed run sees the same batches."""
-        return {"generator": self.generator.get_state() if self.generator is not None else None}
+        state = {"generator": self.generator.get_state() if self.generator is not None else None}
+        return {**state, **sampler_state(self.sampler)}  # and the sampler's, if it has one
 
     def check_state_dict(self, state: dict):
         """Check a saved shuffling state and return the function that restores it."""
-        if not isinstance(state, dict) or set(state) != {"generator"}:
+        if not isinstance(state, dict) or set(state) - {"sampler"} != {"generator"}:
             raise CheckpointError(
                 f"DataLoader.load_state_dict: expected {{'generator': ...}}, got {state!r:.60}\n"
                 "help: pass what loader.state_dict() returned"
             )
+        load_sampler = check_sampler_state(self.sampler, state.get("sampler"))
         saved = state["generator"]
         if (saved is None) != (self.generator is None):
             raise CheckpointError(
@@ -243,6 +253,7 @@ class DataLoader:
         def load() -> None:
             if saved is not None:
                 self.generator.set_state(saved)
+            load_sampler()
 
         return load
 
@@ -253,7 +264,8 @@ class DataLoader:
     def __repr__(self) -> str:
         return (
             f"DataLoader({len(self.dataset)} samples, batch_size={self.batch_size}, "
-            f"shuffle={self.shuffle}, {len(self)} batches)"
+            f"shuffle={self.shuffle}, {len(self)} batches"
+            + (f", {self.sampler!r})" if self.sampler is not None else ")")
         )
 
 

@@ -18,7 +18,8 @@ prints one line per epoch. ``benchmarks/bench_training_loop.py`` checks that
 this costs at most 5% over the bare loop.
 
 Epochs are counted from 0 in code (as the schedulers count them) and from 1
-in the printed lines.
+in the printed lines. Inside a process group of several (``torchrun``) the same
+loop trains data-parallel: see ``minigrad/distributed/data_parallel.py``.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ import warnings
 
 import torch
 
+from minigrad.data.distributed_sampler import set_sampler_epoch
+from minigrad.distributed.data_parallel import DataParallel, prints
 from minigrad.errors import SetupError
 from minigrad.nn.checks import check_count, check_flag
 from minigrad.ops import cross_entropy
 from minigrad.training.callbacks import as_callbacks, overrides
 from minigrad.training.metrics import as_tensor, check_loss, class_rule, evaluate
+from minigrad.training.records import format_record
 from minigrad.training.setup import check_loaders, check_setup
 from minigrad.variable import Variable
 
@@ -82,6 +86,7 @@ class Trainer:
         self.epoch = 0
         self.skipped_batches = 0
         self.stop_training = False
+        self.parallel: DataParallel | None = None  # set by fit inside a process group
 
     # -- the loop -------------------------------------------------------------
     def fit(self, train_loader, test_loader=None, epochs: int = 1) -> list[dict]:
@@ -90,6 +95,7 @@ class Trainer:
         check_setup(self.model, self.optimizer, self.scheduler, self.loss_fn)
         check_loaders(train_loader, test_loader)
         self._sync_scheduler()
+        self.parallel = DataParallel.begin(self.model, train_loader)  # None on one process
         self.stop_training = False
         last_epoch = self.epoch + epochs
         per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
@@ -119,7 +125,9 @@ class Trainer:
     def _run_epoch(self, loader, test_loader, bar, before=None) -> dict:
         epoch = self.epoch
         model, optimizer, loss_fn = self.model, self.optimizer, self.loss_fn
+        parallel = self.parallel
         batch_callbacks = [c.on_batch_end for c in self.callbacks if overrides(c, "on_batch_end")]
+        set_sampler_epoch(loader, epoch)  # a DistributedSampler reads this epoch's order
         self._call("on_epoch_begin", epoch)
         if bar is not None:
             bar.set_description(f"epoch {epoch + 1}", refresh=False)
@@ -134,6 +142,8 @@ class Trainer:
             if not isinstance(loss, Variable) or loss.value.numel() != 1:
                 self._refuse_loss(loss, output, before if batches == 0 else None)
             value = loss.item()
+            if parallel is not None:  # the global batch's loss: all processes skip together
+                value = parallel.global_loss(value)
             batches += 1
             if not math.isfinite(value):
                 skipped += 1
@@ -143,6 +153,8 @@ class Trainer:
                 continue
             optimizer.zero_grad()
             loss.backward()
+            if parallel is not None:
+                parallel.average_gradients()
             optimizer.step()
             n = len(y)
             loss_sum += value * n
@@ -170,6 +182,8 @@ class Trainer:
             if test_loader is not None
             else {"loss": None, "accuracy": None}
         )
+        if parallel is not None:  # add up every process's shard
+            loss_sum, samples, hits, test = parallel.epoch_totals(loss_sum, samples, hits, test)
         record = {
             "epoch": epoch,
             "loss": loss_sum / samples if samples else math.nan,
@@ -203,7 +217,7 @@ class Trainer:
     def _skip(self, loss, value: float, epoch: int, batch: int, skipped: int) -> None:
         """Drop a batch whose loss is NaN or Inf: no backward, no step; empty its tape."""
         loss.context.clear()
-        if skipped == 1:  # one warning per epoch; the count goes into the record
+        if skipped == 1 and prints(self.parallel):  # one warning an epoch (from rank 0)
             warnings.warn(
                 f"epoch {epoch + 1}, batch {batch}: the loss is {value}; skipping this batch "
                 "(no backward, no step). Further skips this epoch are only counted.\n"
@@ -221,14 +235,14 @@ class Trainer:
 
     # -- output ---------------------------------------------------------------
     def _progress_bar(self, total: int):
-        if not self.progress:
+        if not self.progress or not prints(self.parallel):
             return None
         from tqdm.auto import tqdm
 
         return tqdm(total=total, unit="batch", leave=False, dynamic_ncols=True)
 
     def _report(self, record: dict, last_epoch: int, bar) -> None:
-        if not self.verbose:
+        if not self.verbose or not prints(self.parallel):
             return
         line = format_record(record, last_epoch)
         if bar is not None:
@@ -242,7 +256,7 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------
     def save(self, path, loader=None, **extra):
-        """Save model, optimiser, scheduler, epoch, history (and a loader's shuffling state)."""
+        """Save model, optimiser, scheduler, epoch, history, a loader's state (rank 0 writes)."""
         from minigrad.checkpoint import save_checkpoint
 
         return save_checkpoint(
@@ -264,23 +278,6 @@ class Trainer:
         self.epoch = info["epoch"]
         self.history = list(info["history"])
         return info
-
-
-def format_record(record: dict, last_epoch: int | None = None) -> str:
-    """One epoch as a line: ``epoch  3/20  loss 0.1234  train 96.5%  test 95.8%  lr 0.1  0.4s``."""
-    number = record["epoch"] + 1
-    width = len(str(last_epoch)) if last_epoch else 1
-    parts = [f"epoch {number:>{width}}" + (f"/{last_epoch}" if last_epoch else "")]
-    parts.append(f"loss {record['loss']:.4f}")
-    if record.get("train_accuracy") is not None:
-        parts.append(f"train {100 * record['train_accuracy']:.2f}%")
-    if record.get("test_accuracy") is not None:
-        parts.append(f"test {100 * record['test_accuracy']:.2f}%")
-    parts.append(f"lr {record['lr']:.4g}")
-    parts.append(f"{record['seconds']:.2f}s")
-    if record.get("skipped"):
-        parts.append(f"({record['skipped']} batches skipped: loss NaN/Inf)")
-    return "  ".join(parts)
 
 
 def fit(
