@@ -15,7 +15,7 @@ the answer; the last hint tier says how to load the solution
 
 Reading order: ``diagnoses`` (kinds of mistakes) -> ``compare`` (what is
 wrong, where) -> ``registry`` (exercises and hints) -> ``outcomes`` (progress) ->
-``checking`` (running a check) -> ``lesson01`` ... ``lesson12``.
+``checking`` (running a check) -> ``lesson01`` ... ``lesson13``.
 
 How to add an exercise
 ======================
@@ -116,6 +116,7 @@ from minigrad.exercises.lesson12 import (
     check_dead_fraction,
     check_first_nonfinite,
 )
+from minigrad.exercises.lesson13 import check_accumulate, check_average_shards
 
 __all__ = [
     "Check",
@@ -166,4 +167,7 @@ __all__ = [
     "check_clip_grad_norm",
     "check_dead_fraction",
     "check_first_nonfinite",
+    # lesson 13
+    "check_accumulate",
+    "check_average_shards",
 ]

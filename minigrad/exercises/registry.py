@@ -28,6 +28,7 @@ LESSONS = {
     10: "10_cnn_and_checkpoints",
     11: "11_on_a_gpu",
     12: "12_debugging",
+    13: "13_data_parallel",
 }
 
 

@@ -30,6 +30,7 @@
 # | 10 | [a CNN and checkpoints](10_cnn_and_checkpoints.ipynb) | an inverted-dropout gate, what a checkpoint must hold |
 # | 11 | [on a GPU](11_on_a_gpu.ipynb) | tensors and module state on the right device |
 # | 12 | [debugging](12_debugging.ipynb) | the first NaN, dead ReLUs, clipping exploding gradients |
+# | 13 | [data-parallel training](13_data_parallel.ipynb) | averaging the shards' gradients, gradient accumulation, two real processes |
 #
 # ## How the exercises work
 #

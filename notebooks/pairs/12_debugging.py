@@ -261,4 +261,4 @@ else:
 # normalisation (10), stable fused ops (9).
 
 # %% [markdown]
-# **That is the course.** See which exercises you passed on [Start here](00_start_here.ipynb) · **Previous:** [Lesson 11: the same code on a GPU](11_on_a_gpu.ipynb)
+# **Next:** [Lesson 13: data-parallel training, on several processes](13_data_parallel.ipynb) · **Previous:** [Lesson 11: the same code on a GPU](11_on_a_gpu.ipynb) · [Start here](00_start_here.ipynb)
