@@ -18,8 +18,14 @@ class ShapeError(MinigradError, ValueError):
     """Shapes that do not broadcast, multiply or fit the op."""
 
 
+class OutOfRangeError(ShapeError, IndexError):
+    """A dim or an index outside the tensor's range (an IndexError too, as torch raises)."""
+
+
 class DTypeError(MinigradError, TypeError):
-    """Tensors of different floating dtypes met in one op (no silent promotion)."""
+    """A tensor of the wrong dtype: floats of different precision met in one op (no
+    silent promotion), integers where an op computes in floating point, floats
+    where it needs class indices."""
 
 
 class DeviceError(MinigradError, RuntimeError):
@@ -84,6 +90,35 @@ class MinigradWarning(UserWarning):
 
 class TapeGrowthWarning(MinigradWarning):
     """A tape that only grows: many forward passes recorded and never walked back."""
+
+
+class ArgumentError(MinigradError, ValueError, TypeError):
+    """An op's argument of the wrong kind or outside its valid values (``reduction="avg"``).
+
+    Both a ValueError and a TypeError, because torch raises one or the other
+    for the same mistakes and a learner's ``except`` may name either.
+    """
+
+
+class UnsupportedArgumentError(MinigradError, NotImplementedError):
+    """An argument torch accepts that minigrad deliberately leaves out.
+
+    ``argument`` holds its name, which the message also gives.
+    """
+
+    def __init__(self, op: str, argument: str, got, fix: str):
+        self.op, self.argument = op, argument
+        expected = f"{argument}= left at its default (minigrad leaves it out on purpose)"
+        super().__init__(message(op, expected, f"{argument}={got!r}", fix))
+
+
+def message(op: str, expected: str, got: str, fix: str) -> str:
+    """The three parts every error says, in one layout::
+
+    op: expected ..., got ...
+    help: ...
+    """
+    return f"{op}: expected {expected}, got {got}\nhelp: {fix}"
 
 
 def format_shape(shape) -> str:

@@ -26,3 +26,13 @@ def assert_close(actual, expected, dtype, what: str = "") -> None:
         rtol=tol,
         msg=lambda m: f"{what}: {m}",
     )
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print how many of torch's OpInfo samples each op family passes (test_opinfo.py)."""
+    from tests.opinfo_report import summary
+
+    text = summary()
+    if text:
+        terminalreporter.write_sep("=", "OpInfo samples")
+        terminalreporter.write_line(text)

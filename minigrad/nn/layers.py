@@ -9,7 +9,7 @@ from __future__ import annotations
 from minigrad import ops
 from minigrad.nn.checks import check_flag
 from minigrad.nn.module import Module
-from minigrad.ops.normalization import check_dropout_p
+from minigrad.ops.dropout import check_dropout_p
 
 
 def dropout(x, ratio: float, training: bool, normalize: bool = True):
@@ -18,7 +18,7 @@ def dropout(x, ratio: float, training: bool, normalize: bool = True):
     With ``normalize`` the kept values are scaled by 1 / (1 - ratio), so the
     expected output equals the input and evaluation needs no rescaling.
     """
-    return ops.dropout(x, ratio, training, normalize)
+    return ops.dropout(x, ratio, training, normalize=normalize)
 
 
 class Dropout(Module):

@@ -1,8 +1,11 @@
 """Every differentiable op: one Gate class each, grouped by family.
 
-Read in this order: arithmetic, reductions, elementwise, activations, shape,
-linalg, conv, normalization, losses. Each file pairs its Gate classes with
-the plain functions (``mg.add``, ``mg.relu`` ...) that run them.
+Read in this order: arguments (the checks every op shares), arithmetic,
+elementwise, casts, reductions, activations, shape, pieces, linalg, conv,
+pooling, normalization, dropout, embedding, losses, elementwise_losses.
+Each file pairs its Gate classes with the plain functions (``mg.add``,
+``mg.relu`` ...) that run them; the functions take torch's arguments, in
+torch's order.
 """
 
 from minigrad.ops.activations import (
@@ -22,14 +25,7 @@ from minigrad.ops.activations import (
     tanh,
 )
 from minigrad.ops.arithmetic import Add, Div, Mul, Neg, Pow, Sub, add, div, mul, neg, pow, sub
-from minigrad.ops.conv import (
-    AvgPool2d,
-    Conv2d,
-    MaxPool2d,
-    avg_pool2d,
-    conv2d,
-    max_pool2d,
-)
+from minigrad.ops.conv import Conv2d, conv2d
 from minigrad.ops.elementwise import (
     Abs,
     Clamp,
@@ -38,7 +34,6 @@ from minigrad.ops.elementwise import (
     Maximum,
     Minimum,
     Sqrt,
-    To,
     Where,
     abs,
     clamp,
@@ -47,31 +42,21 @@ from minigrad.ops.elementwise import (
     maximum,
     minimum,
     sqrt,
-    to,
-    to_dtype,
     where,
 )
-from minigrad.ops.linalg import Linear, MatMul, linear, matmul
-from minigrad.ops.losses import (
+from minigrad.ops.casts import To, to, to_dtype
+from minigrad.ops.dropout import Dropout, dropout
+from minigrad.ops.embedding import Embedding, embedding
+from minigrad.ops.elementwise_losses import (
     BCEWithLogits,
-    CrossEntropy,
     MSELoss,
-    NLLLoss,
     binary_cross_entropy_with_logits,
-    cross_entropy,
     mse_loss,
-    nll_loss,
 )
-from minigrad.ops.normalization import (
-    BatchNorm,
-    Dropout,
-    Embedding,
-    LayerNorm,
-    batch_norm,
-    dropout,
-    embedding,
-    layer_norm,
-)
+from minigrad.ops.linalg import Linear, MatMul, linear, matmul
+from minigrad.ops.losses import CrossEntropy, NLLLoss, SoftCrossEntropy, cross_entropy, nll_loss
+from minigrad.ops.normalization import BatchNorm, LayerNorm, batch_norm, layer_norm
+from minigrad.ops.pooling import AvgPool2d, MaxPool2d, avg_pool2d, max_pool2d
 from minigrad.ops.reductions import (
     LogSumExp,
     MaxMin,
@@ -85,30 +70,130 @@ from minigrad.ops.reductions import (
     sum,
     var,
 )
+from minigrad.ops.pieces import Cat, Index, Split, Stack, cat, chunk, index, split, stack
 from minigrad.ops.shape import (
-    Cat,
     Expand,
-    Index,
     Permute,
     Reshape,
-    Split,
     Squeeze,
-    Stack,
     Transpose,
     Unsqueeze,
-    cat,
-    chunk,
     expand,
     flatten,
-    index,
     permute,
     reshape,
-    split,
     squeeze,
-    stack,
     transpose,
     unsqueeze,
     view,
 )
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+# Only the Gate classes and the op functions: the submodules are not public names.
+__all__ = [
+    "Abs",
+    "Add",
+    "AvgPool2d",
+    "BCEWithLogits",
+    "BatchNorm",
+    "Cat",
+    "Clamp",
+    "Conv2d",
+    "CrossEntropy",
+    "Div",
+    "Dropout",
+    "Embedding",
+    "Exp",
+    "Expand",
+    "GELU",
+    "Index",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
+    "Log",
+    "LogSoftmax",
+    "LogSumExp",
+    "MSELoss",
+    "MatMul",
+    "MaxMin",
+    "MaxPool2d",
+    "Maximum",
+    "Mean",
+    "Minimum",
+    "Mul",
+    "NLLLoss",
+    "Neg",
+    "Permute",
+    "Pow",
+    "ReLU",
+    "Reshape",
+    "Sigmoid",
+    "SoftCrossEntropy",
+    "Softmax",
+    "Split",
+    "Sqrt",
+    "Squeeze",
+    "Stack",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "To",
+    "Transpose",
+    "Unsqueeze",
+    "Var",
+    "Where",
+    "abs",
+    "add",
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy_with_logits",
+    "cat",
+    "chunk",
+    "clamp",
+    "conv2d",
+    "cross_entropy",
+    "div",
+    "dropout",
+    "embedding",
+    "exp",
+    "expand",
+    "flatten",
+    "gelu",
+    "index",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log",
+    "log_softmax",
+    "logsumexp",
+    "matmul",
+    "max",
+    "max_pool2d",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mse_loss",
+    "mul",
+    "neg",
+    "nll_loss",
+    "permute",
+    "pow",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "softmax",
+    "split",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "sub",
+    "sum",
+    "tanh",
+    "to",
+    "to_dtype",
+    "transpose",
+    "unsqueeze",
+    "var",
+    "view",
+    "where",
+]

@@ -8,39 +8,52 @@ a number gets no gradient.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
+from minigrad.errors import ArgumentError, message
 from minigrad.gate import Gate
 from minigrad.ops.broadcast import BroadcastingGate, shape_of, sum_to_shape
 
 
 class Add(BroadcastingGate, Gate):
-    """y = a + b.   dy/da = 1,  dy/db = 1."""
+    """y = a + alpha * b (alpha = 1 unless given, as torch.add).   dy/da = 1,  dy/db = alpha."""
+
+    alpha = 1
 
     def forward(self, a, b):
         self.a_shape, self.b_shape = shape_of(a), shape_of(b)
-        return a + b
+        if self.alpha == 1:
+            return a + b
+        return torch.add(a, b, alpha=self.alpha) if shape_of(a) is not None else a + self.alpha * b
 
     def backward(self, grad_output):
         need_a, need_b = self.needs_input_grad
+        grad_b = grad_output if self.alpha == 1 else grad_output * self.alpha
         return (
             sum_to_shape(grad_output, self.a_shape) if need_a else None,
-            sum_to_shape(grad_output, self.b_shape) if need_b else None,
+            sum_to_shape(grad_b, self.b_shape) if need_b else None,
         )
 
 
 class Sub(BroadcastingGate, Gate):
-    """y = a - b.   dy/da = 1,  dy/db = -1."""
+    """y = a - alpha * b (alpha = 1 unless given, as torch.sub).   dy/da = 1,  dy/db = -alpha."""
+
+    alpha = 1
 
     def forward(self, a, b):
         self.a_shape, self.b_shape = shape_of(a), shape_of(b)
-        return a - b
+        if self.alpha == 1:
+            return a - b
+        return torch.sub(a, b, alpha=self.alpha) if shape_of(a) is not None else a - self.alpha * b
 
     def backward(self, grad_output):
         need_a, need_b = self.needs_input_grad
+        grad_b = -grad_output if self.alpha == 1 else grad_output * -self.alpha
         return (
             sum_to_shape(grad_output, self.a_shape) if need_a else None,
-            sum_to_shape(-grad_output, self.b_shape) if need_b else None,
+            sum_to_shape(grad_b, self.b_shape) if need_b else None,
         )
 
 
@@ -64,22 +77,43 @@ class Mul(BroadcastingGate, Gate):
 
 
 class Div(BroadcastingGate, Gate):
-    """y = a / b.   dy/da = 1/b,  dy/db = -a/b**2 = -y/b."""
+    """y = a / b.   dy/da = 1/b,  dy/db = -a/b**2 = -y/b.
+
+    With ``rounding_mode`` "trunc" or "floor" the quotient is rounded to a
+    whole number: a step function, whose gradient is 0 (as torch).
+    """
+
+    rounding_mode = None
 
     def forward(self, a, b):
-        self.b = b
         self.a_shape, self.b_shape = shape_of(a), shape_of(b)
+        if self.rounding_mode is not None:
+            return torch.div(_tensor_like(a, b), b, rounding_mode=self.rounding_mode)
+        self.b = b
         out = a / b
         self.out = out if self.needs_input_grad[1] else None
         return out
 
     def backward(self, grad_output):
         need_a, need_b = self.needs_input_grad
+        if self.rounding_mode is not None:
+            zeros = torch.zeros_like(grad_output)
+            return (
+                sum_to_shape(zeros, self.a_shape) if need_a else None,
+                sum_to_shape(zeros, self.b_shape) if need_b else None,
+            )
         grad_a = grad_output / self.b
         return (
             sum_to_shape(grad_a, self.a_shape) if need_a else None,
             sum_to_shape(-grad_a * self.out, self.b_shape) if need_b else None,
         )
+
+
+def _tensor_like(a, b):
+    """A number ``a`` as a tensor on b's device (torch.div needs its first input a tensor)."""
+    if isinstance(a, torch.Tensor):
+        return a
+    return torch.tensor(a, dtype=torch.result_type(a, b), device=b.device)
 
 
 class Neg(Gate):
@@ -95,7 +129,10 @@ class Neg(Gate):
 class Pow(BroadcastingGate, Gate):
     """y = a ** b.   dy/da = b * a**(b-1),  dy/db = y * log(a).
 
-    ``a`` or ``b`` may be a plain number (``x ** 2``, ``2 ** x``).
+    ``a`` or ``b`` may be a plain number (``x ** 2``, ``2 ** x``). At the
+    corners minigrad takes torch's values: dy/da = 0 where b = 0 (even at
+    a = 0, where a**(b-1) is infinite), and dy/db = 0 where a = 0 and b >= 0
+    (where y * log(a) would be 0 * -inf).
     """
 
     def forward(self, a, b):
@@ -110,44 +147,71 @@ class Pow(BroadcastingGate, Gate):
         a, b = self.a, self.b
         grad_a = grad_b = None
         if need_a:
-            grad_a = sum_to_shape(grad_output * b * a ** (b - 1), self.a_shape)
+            if isinstance(b, torch.Tensor):
+                local = torch.where(b == 0, 0.0, b * a ** (b - 1))
+            else:
+                local = b * a ** (b - 1) if b != 0 else torch.zeros_like(a)
+            grad_a = sum_to_shape(grad_output * local, self.a_shape)
         if need_b:
-            log_a = (
-                torch.log(a)
-                if isinstance(a, torch.Tensor)
-                else torch.log(
-                    torch.tensor(float(a), dtype=grad_output.dtype, device=grad_output.device)
-                )
-            )
-            grad_b = sum_to_shape(grad_output * self.out * log_a, self.b_shape)
+            if isinstance(a, torch.Tensor):
+                local = torch.where((a == 0) & (b >= 0), 0.0, self.out * torch.log(a))
+            elif a == 0:
+                local = torch.where(b >= 0, 0.0, self.out * -math.inf)
+            else:
+                local = self.out * (math.log(a) if a > 0 else math.nan)
+            grad_b = sum_to_shape(grad_output * local, self.b_shape)
         return grad_a, grad_b
 
 
-def add(a, b):
-    """a + b with broadcasting."""
-    return Add()(a, b)
+def add(input, other, *, alpha=1):
+    """input + alpha * other with broadcasting, as torch.add."""
+    gate = Add()
+    if alpha != 1:
+        gate.alpha = alpha
+    return gate(input, other)
 
 
-def sub(a, b):
-    """a - b with broadcasting."""
-    return Sub()(a, b)
+def sub(input, other, *, alpha=1):
+    """input - alpha * other with broadcasting, as torch.sub."""
+    gate = Sub()
+    if alpha != 1:
+        gate.alpha = alpha
+    return gate(input, other)
 
 
-def mul(a, b):
-    """a * b (element-wise) with broadcasting."""
-    return Mul()(a, b)
+def mul(input, other):
+    """input * other (element-wise) with broadcasting."""
+    return Mul()(input, other)
 
 
-def div(a, b):
-    """a / b (element-wise) with broadcasting."""
-    return Div()(a, b)
+ROUNDING_MODES = (None, "trunc", "floor")
 
 
-def neg(x):
+def div(input, other, *, rounding_mode=None):
+    """input / other (element-wise) with broadcasting, as torch.div.
+
+    ``rounding_mode="trunc"`` rounds the quotient towards zero, ``"floor"`` down.
+    """
+    gate = Div()
+    if rounding_mode is not None:
+        if rounding_mode not in ROUNDING_MODES:
+            raise ArgumentError(
+                message(
+                    "div",
+                    'rounding_mode None, "trunc" or "floor"',
+                    repr(rounding_mode),
+                    '"trunc" rounds towards zero, "floor" down; None keeps the exact quotient',
+                )
+            )
+        gate.rounding_mode = rounding_mode
+    return gate(input, other)
+
+
+def neg(input):
     """-x."""
-    return Neg()(x)
+    return Neg()(input)
 
 
-def pow(a, b):  # noqa: A001 - named as torch.pow
-    """a ** b; either may be a number."""
-    return Pow()(a, b)
+def pow(input, exponent):  # noqa: A001 - named as torch.pow
+    """input ** exponent; either may be a number."""
+    return Pow()(input, exponent)

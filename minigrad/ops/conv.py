@@ -1,4 +1,4 @@
-"""Convolution and pooling on NCHW images.
+"""Convolution on (N, C, H, W) images, or one (C, H, W) image.
 
 A convolution is a sum of products between a window of the input and the
 kernel, slid over the image. Its gradient with respect to the input is a
@@ -13,12 +13,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from minigrad.errors import ShapeError, format_shape
+from minigrad.errors import ArgumentError, DTypeError, ShapeError, format_shape, message
 from minigrad.gate import Gate
-
-
-def _pair(v) -> tuple:
-    return (v, v) if isinstance(v, int) else tuple(v)
+from minigrad.ops.arguments import pair
 
 
 class Conv2d(Gate):
@@ -26,34 +23,32 @@ class Conv2d(Gate):
 
     dL/dx = conv_transpose2d(G, w),  dL/dw = correlation of x with G,
     dL/db = sum of G over batch and space. ``groups`` splits the channels
-    into independent groups.
+    into independent groups. ``extra`` pads one more row (column) at the
+    bottom (right) than at the top (left): what padding="same" needs when
+    the kernel's reach is even, so the padding cannot be split evenly.
     """
 
-    def __init__(self, stride=1, padding=0, dilation=1, groups: int = 1):
-        self.stride, self.padding = _pair(stride), _pair(padding)
-        self.dilation, self.groups = _pair(dilation), groups
+    def __init__(self, stride=1, padding=0, dilation=1, groups: int = 1, extra=(0, 0)):
+        self.stride, self.padding = pair("conv2d", "stride", stride), padding
+        self.dilation, self.groups = pair("conv2d", "dilation", dilation), groups
+        self.extra = extra
 
     def forward(self, x, weight, bias=None):
-        if x.ndim != 4:
-            raise ShapeError(
-                f"conv2d: expected an input of shape (N, C, H, W), got {format_shape(x.shape)}\n"
-                "help: add a batch dimension with x.unsqueeze(0), or a channel one with "
-                "x.unsqueeze(1)"
-            )
-        if x.shape[1] != weight.shape[1] * self.groups:
-            raise ShapeError(
-                f"conv2d: the input has {x.shape[1]} channels but the weight "
-                f"{format_shape(weight.shape)} with groups={self.groups} expects "
-                f"{weight.shape[1] * self.groups}\n"
-                "help: the layer's in_channels must equal the input's dimension 1"
-            )
+        self.batched = x.ndim == 4
+        if not self.batched:  # one image (C, H, W): a batch of one inside
+            x = x.unsqueeze(0)
+        if any(self.extra):
+            x = F.pad(x, (0, self.extra[1], 0, self.extra[0]))
         self.x = x if self.needs_input_grad[1] else None
         self.weight = weight if self.needs_input_grad[0] else None
         self.x_shape, self.w_shape = x.shape, weight.shape
-        return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+        out = F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+        return out if self.batched else out.squeeze(0)
 
     def backward(self, grad_output):
         need = self.needs_input_grad
+        if not self.batched:
+            grad_output = grad_output.unsqueeze(0)
         options = (self.stride, self.padding, self.dilation, self.groups)
         grad_x = grad_w = grad_b = None
         if need[0]:
@@ -64,6 +59,11 @@ class Conv2d(Gate):
                 grad_output, self.weight, None, self.stride, self.padding,
                 self._output_padding(grad_output), self.groups, self.dilation,
             )  # fmt: skip
+            if any(self.extra):  # drop the gradient of the extra padding
+                height, width = grad_x.shape[-2] - self.extra[0], grad_x.shape[-1] - self.extra[1]
+                grad_x = grad_x[..., :height, :width]
+            if not self.batched:
+                grad_x = grad_x.squeeze(0)
         if need[1]:
             grad_w = torch.nn.grad.conv2d_weight(self.x, self.w_shape, grad_output, *options)
         if len(need) > 2 and need[2]:
@@ -78,88 +78,89 @@ class Conv2d(Gate):
             for (size, out, k), s, p, d in zip(sizes, self.stride, self.padding, self.dilation)
         ]
 
-
-class MaxPool2d(Gate):
-    """y = the largest value in each window.   dL/dx = G routed to each window's winner.
-
-    Overlapping windows may pick the same winner: its gradients add up.
-    """
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride) if stride is not None else self.kernel_size
-        self.padding, self.dilation = _pair(padding), _pair(dilation)
-
-    def forward(self, x):
-        self.x_shape = x.shape
-        options = (self.kernel_size, self.stride, self.padding, self.dilation)
-        if x.device.type != "cpu" or x.ndim != 4:
-            out, self.indices = F.max_pool2d(x, *options, return_indices=True)
-            return out
-        # On the CPU torch's channels-last kernel gives the same values and
-        # indices several times faster than its NCHW one; the copies in and
-        # out cost far less than that difference. (Written so that the copy of
-        # x is freed before the results are copied back: peak memory.)
-        out, indices = F.max_pool2d(
-            x.contiguous(memory_format=torch.channels_last), *options, return_indices=True
+    def explain(self, tensors, error):
+        x, weight = tensors[0], tensors[1]
+        return ShapeError(
+            message(
+                "conv2d",
+                "an input whose padded size fits the kernel "
+                f"{format_shape(weight.shape[2:])} (dilation {self.dilation})",
+                f"input {format_shape(x.shape)} with padding {self.padding}"
+                f" (torch: {str(error).splitlines()[0]})",
+                "pad the input (padding=1 for a 3x3 kernel keeps the size) or use a smaller kernel",
+            )
         )
-        self.indices = indices.contiguous()
-        del indices
-        return out.contiguous()
-
-    def backward(self, grad_output):
-        n, c, h, w = self.x_shape
-        grad = grad_output.new_zeros((n, c, h * w))
-        grad.scatter_add_(2, self.indices.flatten(2), grad_output.flatten(2))
-        return (grad.view(self.x_shape),)
 
 
-class AvgPool2d(Gate):
-    """y = the mean of each window (padding counts as zeros, as torch's default).
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+    """2-D convolution, as torch.nn.functional.conv2d.
 
-    dL/dx = each window's G spread evenly over its k*k inputs: a transposed
-    convolution of G with a kernel of 1/(k*k).
+    ``padding`` is a number, a pair, "valid" (none) or "same" (as much as
+    keeps the output the size of the input; stride 1 only).
     """
+    _check_conv_inputs(input, weight, groups)
+    extra = (0, 0)
+    if isinstance(padding, str):
+        padding, extra = _string_padding(padding, weight, stride, dilation)
+    else:
+        padding = pair("conv2d", "padding", padding)
+    gate = Conv2d(stride, padding, dilation, groups, extra)
+    return gate(input, weight) if bias is None else gate(input, weight, bias)
 
-    def __init__(self, kernel_size, stride=None, padding=0):
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride) if stride is not None else self.kernel_size
-        self.padding = _pair(padding)
 
-    def forward(self, x):
-        self.x_shape = x.shape
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
-
-    def backward(self, grad_output):
-        n, c, h, w = self.x_shape
-        kh, kw = self.kernel_size
-        oh, ow = grad_output.shape[-2:]
-        kernel = grad_output.new_full((1, 1, kh, kw), 1.0 / (kh * kw))
-        extra = [
-            size - ((o - 1) * s - 2 * p + k)
-            for size, o, s, p, k in zip((h, w), (oh, ow), self.stride, self.padding, (kh, kw))
-        ]
-        grad = F.conv_transpose2d(
-            grad_output.reshape(n * c, 1, oh, ow),
-            kernel,
-            stride=self.stride,
-            padding=self.padding,
-            output_padding=extra,
+def _string_padding(padding: str, weight, stride, dilation) -> tuple:
+    """(padding, extra) for padding="valid" or "same", split as torch splits it."""
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding != "same":
+        raise ArgumentError(
+            message(
+                "conv2d",
+                'padding to be a number, a pair, "valid" or "same"',
+                repr(padding),
+                '"same" keeps the image size (stride 1), "valid" adds no padding',
+            )
         )
-        return (grad.reshape(self.x_shape),)
+    if pair("conv2d", "stride", stride) != (1, 1):
+        raise ArgumentError(
+            message(
+                "conv2d",
+                'stride=1 with padding="same"',
+                f"stride={stride!r}",
+                "with a stride the output cannot keep the input's size; give padding as a number",
+            )
+        )
+    reach = [d * (k - 1) for d, k in zip(pair("conv2d", "dilation", dilation), weight.shape[2:])]
+    return tuple(r // 2 for r in reach), tuple(r % 2 for r in reach)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
-    """2-D convolution, as torch.nn.functional.conv2d."""
-    gate = Conv2d(stride, padding, dilation, groups)
-    return gate(x, weight) if bias is None else gate(x, weight, bias)
-
-
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
-    """Max pooling, as torch.nn.functional.max_pool2d."""
-    return MaxPool2d(kernel_size, stride, padding, dilation)(x)
-
-
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Average pooling, as torch.nn.functional.avg_pool2d."""
-    return AvgPool2d(kernel_size, stride, padding)(x)
+def _check_conv_inputs(x, weight, groups: int) -> None:
+    if x.ndim not in (3, 4) or weight.ndim != 4:
+        raise ShapeError(
+            message(
+                "conv2d",
+                "an input (N, C, H, W) or (C, H, W) and a weight (out, C/groups, kH, kW)",
+                f"{format_shape(x.shape)} and {format_shape(weight.shape)}",
+                "add a channel dimension with x.unsqueeze(-3), e.g. (N, 28, 28) -> (N, 1, 28, 28)",
+            )
+        )
+    if not x.dtype.is_floating_point or not weight.dtype.is_floating_point:
+        raise DTypeError(
+            message(
+                "conv2d",
+                "floating-point input and weight",
+                f"input {x.dtype} and weight {weight.dtype}",
+                "convert the images first, e.g. x.float() / 255 for uint8 pixels",
+            )
+        )
+    channels = x.shape[-3]
+    if channels != weight.shape[1] * groups:
+        raise ShapeError(
+            message(
+                "conv2d",
+                f"an input with {weight.shape[1] * groups} channels (the weight "
+                f"{format_shape(weight.shape)} with groups={groups})",
+                f"{channels} channels in input {format_shape(x.shape)}",
+                "the layer's in_channels must equal the input's channel dimension",
+            )
+        )

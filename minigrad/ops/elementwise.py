@@ -1,16 +1,20 @@
-"""Element-wise maths: exp, log, sqrt, abs, clamp, maximum, minimum, where, dtype casts.
+"""Element-wise maths: exp, log, sqrt, abs, clamp, maximum, minimum, where.
 
 Each output element depends on the same element of the input, so each
 backward is the output gradient times the local derivative, element by
-element.
+element. Where the derivative is not defined (a tie in maximum, a value
+exactly on a clamp bound) minigrad makes torch's choice, so the gradients
+can be checked against torch's.
 """
 
 from __future__ import annotations
 
 import torch
 
+from minigrad.errors import ArgumentError, message
 from minigrad.gate import Gate
 from minigrad.ops.broadcast import BroadcastingGate, shape_of, sum_to_shape
+from minigrad.variable import Variable
 
 
 class Exp(Gate):
@@ -57,29 +61,52 @@ class Abs(Gate):
         return (grad_output * torch.sign(self.x),)
 
 
-class Clamp(Gate):
-    """y = min(max(x, low), high).   dy/dx = 1 where low <= x <= high, else 0."""
+class Clamp(BroadcastingGate, Gate):
+    """y = min(max(x, low), high); either bound may be missing, a number or a tensor.
 
-    def __init__(self, min=None, max=None):  # noqa: A002 - named as torch.clamp
-        if min is None and max is None:
-            raise ValueError("clamp: give at least one of min= and max=")
-        self.low, self.high = min, max
+    dy/dx = 1 where low <= x <= high, else 0;
+    dy/dlow = 1 where x < low (and low < high), dy/dhigh = 1 where x > high
+    (or high < low, when high wins everywhere), as torch.
+    """
 
-    def forward(self, x):
-        self.x = x
-        return torch.clamp(x, self.low, self.high)
+    def forward(self, x, low=None, high=None):
+        self.x, self.low, self.high = x, low, high
+        self.low_shape, self.high_shape = shape_of(low), shape_of(high)
+        if isinstance(low, torch.Tensor) or isinstance(high, torch.Tensor):
+            # torch.clamp takes two numbers or two tensors, not one of each.
+            low, high = _as_tensor_like(low, x), _as_tensor_like(high, x)
+        return torch.clamp(x, low, high)
 
     def backward(self, grad_output):
-        inside = torch.ones_like(self.x, dtype=torch.bool)
-        if self.low is not None:
-            inside &= self.x >= self.low
-        if self.high is not None:
-            inside &= self.x <= self.high
-        return (torch.where(inside, grad_output, 0.0),)
+        need_x, need_low, need_high = self.needs_input_grad
+        x, low, high = self.x, self.low, self.high
+        grad_x = grad_low = grad_high = None
+        if need_x:
+            inside = x >= low if low is not None else torch.ones_like(x, dtype=torch.bool)
+            if high is not None:
+                inside = inside & (x <= high)
+            grad_x = torch.where(inside, grad_output, 0.0)
+        if need_low:
+            below = x < low if high is None else (x < low) & (low < high)
+            grad_low = sum_to_shape(torch.where(below, grad_output, 0.0), self.low_shape)
+        if need_high:
+            above = x > high if low is None else (x > high) | (high < low)
+            grad_high = sum_to_shape(torch.where(above, grad_output, 0.0), self.high_shape)
+        return grad_x, grad_low, grad_high
+
+
+def _as_tensor_like(bound, x: torch.Tensor):
+    if bound is None or isinstance(bound, torch.Tensor):
+        return bound
+    return torch.tensor(bound, dtype=x.dtype, device=x.device)
 
 
 class Maximum(BroadcastingGate, Gate):
-    """y = max(a, b) element-wise.   The larger input gets the gradient; a tie splits it."""
+    """y = max(a, b) element-wise.   The larger input gets the gradient.
+
+    At a tie each input gets half; where either is NaN (so y is NaN) both get
+    all of it, as torch.
+    """
 
     largest = True
 
@@ -90,16 +117,17 @@ class Maximum(BroadcastingGate, Gate):
 
     def backward(self, grad_output):
         need_a, need_b = self.needs_input_grad
-        wins = (self.a > self.b) if self.largest else (self.a < self.b)
-        share = wins.to(grad_output.dtype) + 0.5 * (self.a == self.b).to(grad_output.dtype)
+        a, b = self.a, self.b
+        shared = torch.where(a == b, grad_output / 2, grad_output)
+        a_loses, b_loses = (a < b, a > b) if self.largest else (a > b, a < b)
         return (
-            sum_to_shape(grad_output * share, self.a_shape) if need_a else None,
-            sum_to_shape(grad_output * (1 - share), self.b_shape) if need_b else None,
+            sum_to_shape(shared.masked_fill(a_loses, 0), self.a_shape) if need_a else None,
+            sum_to_shape(shared.masked_fill(b_loses, 0), self.b_shape) if need_b else None,
         )
 
 
 class Minimum(Maximum):
-    """y = min(a, b) element-wise.   The smaller input gets the gradient; a tie splits it."""
+    """y = min(a, b) element-wise.   The smaller input gets the gradient (ties and NaN as max)."""
 
     largest = False
 
@@ -127,71 +155,60 @@ class Where(BroadcastingGate, Gate):
         )
 
 
-class To(Gate):
-    """y = x on another device or dtype.   dy/dx = 1 (moved back)."""
-
-    def __init__(self, device=None, dtype=None):
-        self.device, self.dtype = device, dtype
-
-    def forward(self, x):
-        self.source_device, self.source_dtype = x.device, x.dtype
-        return x.to(device=self.device, dtype=self.dtype)
-
-    def backward(self, grad_output):
-        return (grad_output.to(device=self.source_device, dtype=self.source_dtype),)
-
-
-def exp(x):
+def exp(input):
     """e ** x."""
-    return Exp()(x)
+    return Exp()(input)
 
 
-def log(x):
+def log(input):
     """Natural logarithm."""
-    return Log()(x)
+    return Log()(input)
 
 
-def sqrt(x):
+def sqrt(input):
     """Square root."""
-    return Sqrt()(x)
+    return Sqrt()(input)
 
 
-def abs(x):  # noqa: A001 - named as torch.abs
+def abs(input):  # noqa: A001 - named as torch.abs
     """Absolute value."""
-    return Abs()(x)
+    return Abs()(input)
 
 
-def clamp(x, min=None, max=None):  # noqa: A002
-    """Limit x to [min, max]; the gradient is 0 where x was cut."""
-    return Clamp(min, max)(x)
+def clamp(input, min=None, max=None):  # noqa: A002 - named as torch.clamp
+    """Limit x to [min, max], as torch.clamp; the bounds may be numbers, tensors or Variables.
+
+    The gradient is 0 where x was cut; a Variable bound gets the gradient there.
+    """
+    if min is None and max is None:
+        raise ArgumentError(
+            message("clamp", "at least one of min= and max=", "neither", "e.g. clamp(x, min=0)")
+        )
+    return Clamp()(input, min, max)
 
 
-def maximum(a, b):
+def maximum(input, other):
     """Element-wise larger of a and b."""
-    return Maximum()(a, b)
+    return Maximum()(input, other)
 
 
-def minimum(a, b):
+def minimum(input, other):
     """Element-wise smaller of a and b."""
-    return Minimum()(a, b)
+    return Minimum()(input, other)
 
 
-def where(condition, a, b):
-    """``a`` where ``condition`` holds, else ``b`` (condition is a boolean tensor)."""
-    from minigrad.variable import Variable
-
+def where(condition, input, other):
+    """``input`` where ``condition`` holds, else ``other`` (condition is a boolean tensor)."""
     if isinstance(condition, Variable):
         condition = condition.value
-    return Where(torch.as_tensor(condition, dtype=torch.bool))(a, b)
-
-
-def to(x, device=None, dtype=None):
-    """x moved to ``device`` and/or cast to ``dtype``, differentiably (also ``to(x, dtype)``)."""
-    if isinstance(device, torch.dtype):
-        device, dtype = None, device
-    return To(device, dtype)(x)
-
-
-def to_dtype(x, dtype):
-    """x cast to ``dtype``."""
-    return To(None, dtype)(x)
+    condition = torch.as_tensor(condition)
+    if condition.dtype is not torch.bool:
+        raise ArgumentError(
+            message(
+                "where",
+                "a boolean condition",
+                f"dtype {condition.dtype}",
+                "compare to make one, e.g. where(x > 0, x, 0.0)",
+            )
+        )
+    return Where(condition)(input, other)

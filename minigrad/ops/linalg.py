@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from minigrad.errors import ShapeError, format_shape
+from minigrad.errors import DTypeError, ShapeError, format_shape, message
 from minigrad.gate import Gate
 from minigrad.ops.broadcast import sum_to_shape
 
@@ -49,10 +49,17 @@ class MatMul(Gate):
 
     def explain(self, tensors, error):
         a, b = tensors
+        dtype_error = _integer_inputs("matmul", tensors)
+        if dtype_error is not None:
+            return dtype_error
         if a.ndim == 0 or b.ndim == 0:
             return ShapeError(
-                "matmul: both inputs need at least one dimension\nhelp: use * to "
-                "multiply by a scalar"
+                message(
+                    "matmul",
+                    "inputs with at least one dimension each",
+                    f"shapes {format_shape(a.shape)} and {format_shape(b.shape)}",
+                    "use * to multiply by a scalar",
+                )
             )
         inner_a = a.shape[-1]
         inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
@@ -63,9 +70,12 @@ class MatMul(Gate):
                 "help: transpose one of them (x.T) or check the layer sizes"
             )
         return ShapeError(
-            f"matmul: the batch dimensions of {format_shape(a.shape)} and "
-            f"{format_shape(b.shape)} do not broadcast\n"
-            "help: all dimensions except the last two must be equal or 1"
+            message(
+                "matmul",
+                "batch dimensions (all but the last two) that broadcast",
+                f"shapes {format_shape(a.shape)} and {format_shape(b.shape)}",
+                "all dimensions except the last two must be equal or 1",
+            )
         )
 
 
@@ -101,22 +111,53 @@ class Linear(Gate):
 
     def explain(self, tensors, error):
         x, weight = tensors[0], tensors[1]
-        if x.shape[-1] != weight.shape[-1]:
+        dtype_error = _integer_inputs("linear", tensors)
+        if dtype_error is not None:
+            return dtype_error
+        if x.ndim and weight.ndim and x.shape[-1] != weight.shape[-1]:
             return ShapeError(
-                f"linear: input of shape {format_shape(x.shape)} has {x.shape[-1]} features but "
-                f"the weight {format_shape(weight.shape)} expects {weight.shape[-1]}\n"
-                "help: the layer's in_features must equal the input's last dimension"
+                message(
+                    "linear",
+                    f"an input with {weight.shape[-1]} features (the weight is "
+                    f"{format_shape(weight.shape)})",
+                    f"{x.shape[-1]} features in input {format_shape(x.shape)}",
+                    "the layer's in_features must equal the input's last dimension",
+                )
             )
-        return super().explain(tensors, error)
+        return ShapeError(
+            message(
+                "linear",
+                "an input (..., in_features), a weight (out_features, in_features) and a bias "
+                "(out_features,)",
+                ", ".join(format_shape(t.shape) for t in tensors if t is not None),
+                "check the bias: it has one value per output feature",
+            )
+        )
 
 
-def matmul(a, b):
+def _integer_inputs(op: str, tensors) -> DTypeError | None:
+    """A DTypeError when an integer or boolean tensor meets a matrix product."""
+    dtypes = [t.dtype for t in tensors if isinstance(t, torch.Tensor)]
+    if all(d.is_floating_point or d.is_complex for d in dtypes):
+        return None
+    listed = " and ".join(str(d) for d in dtypes)
+    return DTypeError(
+        message(
+            op,
+            "floating-point inputs (this op computes in floating point)",
+            listed,
+            "convert the data first, e.g. x.float(), or x.float() / 255 for uint8 pixels",
+        )
+    )
+
+
+def matmul(input, other):
     """Matrix product, as torch.matmul (with batch broadcasting)."""
-    return MatMul()(a, b)
+    return MatMul()(input, other)
 
 
-def linear(x, weight, bias=None):
+def linear(input, weight, bias=None):
     """x @ weight.T + bias, as torch.nn.functional.linear."""
     if bias is None:
-        return Linear()(x, weight)
-    return Linear()(x, weight, bias)
+        return Linear()(input, weight)
+    return Linear()(input, weight, bias)

@@ -3,6 +3,9 @@
 A reduction's backward spreads the output gradient back over the elements
 that were reduced: every element of a sum gets the whole gradient, every
 element of a mean 1/N of it, and only the winning element of a max gets any.
+
+Dims are checked by ``arguments.dim_tuple``: an out-of-range dim is an
+error, never wrapped around.
 """
 
 from __future__ import annotations
@@ -11,25 +14,28 @@ from typing import NamedTuple
 
 import torch
 
+from minigrad.errors import ArgumentError, message
 from minigrad.gate import Gate
-
-
-def _dims(dim, ndim: int) -> tuple:
-    """``dim`` as a tuple of non-negative dimensions (all of them for ``None``)."""
-    if dim is None:
-        return tuple(range(ndim))
-    if isinstance(dim, int):
-        return (dim % ndim if ndim else 0,)
-    return tuple([d % ndim if ndim else 0 for d in dim])
+from minigrad.ops.arguments import dim_index, dim_tuple
+from minigrad.ops.casts import to
+from minigrad.ops.elementwise import Maximum, Minimum
+from minigrad.variable import Variable
 
 
 def _keep(grad: torch.Tensor, dims: tuple, keepdim: bool) -> torch.Tensor:
     """Give ``grad`` back the reduced dimensions (as size 1) so it broadcasts on the input."""
     if keepdim:
         return grad
-    for d in sorted(dims):
+    for d in dims:  # dims are sorted, so each unsqueeze lands where it was
         grad = grad.unsqueeze(d)
     return grad
+
+
+def _count(shape, dims: tuple) -> int:
+    count = 1
+    for d in dims:
+        count *= shape[d]
+    return count
 
 
 class Sum(Gate):
@@ -40,8 +46,11 @@ class Sum(Gate):
 
     def forward(self, x):
         self.shape = x.shape
-        self.dims = _dims(self.dim, x.ndim)
-        return x.sum(self.dims, keepdim=self.keepdim) if self.dim is not None else x.sum()
+        if self.dim is None and not self.keepdim:  # the common call
+            self.dims = tuple(range(x.ndim))
+            return x.sum()
+        self.dims = dim_tuple("sum", self.dim, x.ndim)
+        return x.sum(self.dims, keepdim=self.keepdim) if self.dims else x.sum()
 
     def backward(self, grad_output):
         return (_keep(grad_output, self.dims, self.keepdim).expand(self.shape),)
@@ -55,12 +64,10 @@ class Mean(Gate):
 
     def forward(self, x):
         self.shape = x.shape
-        self.dims = _dims(self.dim, x.ndim)
+        self.dims = dim_tuple("mean", self.dim, x.ndim)
         # N is the count of the *reduced* elements, not of the whole tensor.
-        self.count = 1
-        for d in self.dims:
-            self.count *= x.shape[d]
-        return x.mean(self.dims, keepdim=self.keepdim) if self.dim is not None else x.mean()
+        self.count = _count(x.shape, self.dims)
+        return x.mean(self.dims, keepdim=self.keepdim) if self.dims else x.mean()
 
     def backward(self, grad_output):
         grad = _keep(grad_output / self.count, self.dims, self.keepdim)
@@ -71,30 +78,33 @@ class Var(Gate):
     """y = sum_i (x_i - mean)**2 / (N - correction).   dy/dx_i = 2 (x_i - mean) / (N - correction).
 
     ``correction=1`` (the default, as torch) is the unbiased sample variance.
+    With N - correction <= 0 the variance is infinite or undefined: the
+    gradient is then inf, or NaN where x_i equals the mean (as torch).
     """
 
-    def __init__(self, dim=None, keepdim: bool = False, correction: int = 1):
+    def __init__(self, dim=None, keepdim: bool = False, correction=1):
         self.dim, self.keepdim, self.correction = dim, keepdim, correction
 
     def forward(self, x):
-        self.dims = _dims(self.dim, x.ndim)
-        count = 1
-        for d in self.dims:
-            count *= x.shape[d]
-        self.divisor = count - self.correction
-        self.centred = x - x.mean(self.dims, keepdim=True)
-        return torch.var(x, self.dims, correction=self.correction, keepdim=self.keepdim)
+        self.dims = dim_tuple("var", self.dim, x.ndim)
+        self.divisor = _count(x.shape, self.dims) - self.correction
+        self.centred = x - (x.mean(self.dims, keepdim=True) if self.dims else x)
+        dims = self.dims if self.dim is not None else None
+        return torch.var(x, dims, correction=self.correction, keepdim=self.keepdim)
 
     def backward(self, grad_output):
         grad = _keep(grad_output, self.dims, self.keepdim)
-        return (grad * self.centred * (2.0 / self.divisor),)
+        if self.divisor > 0:
+            return (grad * self.centred * (2.0 / self.divisor),)
+        infinite = torch.full_like(self.centred, float("inf"))
+        return (grad * infinite.masked_fill_(self.centred == 0, float("nan")),)
 
 
 class MaxMin(Gate):
     """y = max_i x_i (or min).   dy/dx_i = 1 for the winner, 0 elsewhere.
 
-    Over all elements, ties share the gradient equally (as torch); along a
-    dimension the gradient goes to the index torch reports.
+    Over all elements, ties share the gradient equally (as torch; a NaN wins
+    over numbers); along a dimension the gradient goes to the index torch reports.
     """
 
     def __init__(self, largest: bool, dim=None, keepdim: bool = False):
@@ -108,20 +118,22 @@ class MaxMin(Gate):
         self.shape = x.shape
         if self.dim is None:
             out = x.max() if self.largest else x.min()
-            self.winners = x == out
+            self.winners = (x == out) | (x.isnan() & out.isnan())
             return out
-        values, self.indices = (x.max if self.largest else x.min)(self.dim, keepdim=self.keepdim)
+        self.axis = dim_index(self.name.lower(), self.dim, x.ndim)
+        values, self.indices = (x.max if self.largest else x.min)(self.axis, self.keepdim)
         return values
 
     def backward(self, grad_output):
         if self.dim is None:
             mask = self.winners.to(grad_output.dtype)
             return (mask * (grad_output / mask.sum()),)
-        dim = self.dim % len(self.shape)
-        index = self.indices if self.keepdim else self.indices.unsqueeze(dim)
-        grad = grad_output if self.keepdim else grad_output.unsqueeze(dim)
+        if not self.shape:  # a 0-dim tensor is its own maximum
+            return (grad_output,)
+        index = self.indices if self.keepdim else self.indices.unsqueeze(self.axis)
+        grad = grad_output if self.keepdim else grad_output.unsqueeze(self.axis)
         zeros = torch.zeros(self.shape, dtype=grad.dtype, device=grad.device)
-        return (zeros.scatter(dim, index, grad),)
+        return (zeros.scatter(self.axis, index, grad),)
 
 
 class LogSumExp(Gate):
@@ -132,9 +144,9 @@ class LogSumExp(Gate):
 
     def forward(self, x):
         self.x = x
-        self.dims = _dims(self.dim, x.ndim)
-        self.out = torch.logsumexp(x, self.dims, keepdim=True)
-        return self.out if self.keepdim else self.out.squeeze(self.dims)
+        self.dims = dim_tuple("logsumexp", self.dim, x.ndim)
+        self.out = torch.logsumexp(x, self.dims, keepdim=True) if self.dims else x
+        return self.out if self.keepdim or not self.dims else self.out.squeeze(self.dims)
 
     def backward(self, grad_output):
         grad = _keep(grad_output, self.dims, self.keepdim)
@@ -148,35 +160,64 @@ class ValuesIndices(NamedTuple):
     indices: torch.Tensor
 
 
-def sum(x, dim=None, keepdim: bool = False):  # noqa: A001 - named as torch.sum
-    """Sum over ``dim`` (an int, a tuple, or None for all)."""
-    return Sum(dim, keepdim)(x)
+def sum(input, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A001 - as torch.sum
+    """Sum over ``dim`` (an int, a tuple, or None for all), as torch.sum.
+
+    ``dtype`` casts the input first (e.g. to sum float32 values in float64).
+    """
+    if dtype is not None:
+        input = to(input, dtype=dtype)
+    return Sum(dim, keepdim)(input)
 
 
-def mean(x, dim=None, keepdim: bool = False):
-    """Mean over ``dim``."""
-    return Mean(dim, keepdim)(x)
+def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
+    """Mean over ``dim``, as torch.mean."""
+    if dtype is not None:
+        input = to(input, dtype=dtype)
+    return Mean(dim, keepdim)(input)
 
 
-def var(x, dim=None, keepdim: bool = False, correction: int = 1):
-    """Variance over ``dim`` (unbiased by default, as torch)."""
-    return Var(dim, keepdim, correction)(x)
+def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """Variance over ``dim``, as torch.var: divided by N - correction (unbiased by default).
+
+    ``unbiased=True`` means correction=1 and ``unbiased=False`` correction=0;
+    ``var(x, False)`` (a bool where the dim goes) is torch's short form of it.
+    """
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise ArgumentError(
+            message(
+                "var",
+                "one of unbiased= and correction=",
+                f"unbiased={unbiased!r} and correction={correction!r}",
+                "unbiased=True is correction=1; give only correction=",
+            )
+        )
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    return Var(dim, keepdim, 1 if correction is None else correction)(input)
 
 
-def max(x, dim=None, keepdim: bool = False):  # noqa: A001 - named as torch.max
-    """The largest element; with ``dim``, ``(values, indices)`` along it, as torch."""
-    gate = MaxMin(True, dim, keepdim)
-    values = gate(x)
+def max(input, dim=None, keepdim: bool = False):  # noqa: A001 - named as torch.max
+    """As torch.max: the largest element; with ``dim``, ``(values, indices)`` along it;
+    with a tensor as second argument, the element-wise larger of the two (``maximum``)."""
+    return _max_min(True, input, dim, keepdim)
+
+
+def min(input, dim=None, keepdim: bool = False):  # noqa: A001 - named as torch.min
+    """As torch.min: the smallest element, ``(values, indices)`` along ``dim``, or ``minimum``."""
+    return _max_min(False, input, dim, keepdim)
+
+
+def _max_min(largest: bool, input, dim, keepdim: bool):
+    if isinstance(dim, (Variable, torch.Tensor)):  # max(a, b): never a dim, even 0-dim
+        return (Maximum if largest else Minimum)()(input, dim)
+    gate = MaxMin(largest, dim, keepdim)
+    values = gate(input)
     return values if dim is None else ValuesIndices(values, gate.indices)
 
 
-def min(x, dim=None, keepdim: bool = False):  # noqa: A001 - named as torch.min
-    """The smallest element; with ``dim``, ``(values, indices)`` along it, as torch."""
-    gate = MaxMin(False, dim, keepdim)
-    values = gate(x)
-    return values if dim is None else ValuesIndices(values, gate.indices)
-
-
-def logsumexp(x, dim, keepdim: bool = False):
-    """log(sum(exp(x))) over ``dim``, computed without overflow."""
-    return LogSumExp(dim, keepdim)(x)
+def logsumexp(input, dim, keepdim: bool = False):
+    """log(sum(exp(x))) over ``dim``, computed without overflow, as torch.logsumexp."""
+    return LogSumExp(dim, keepdim)(input)

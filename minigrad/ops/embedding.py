@@ -1,0 +1,87 @@
+"""Embedding: rows of a weight matrix picked by integer indices (a lookup table).
+
+Only the rows that were picked get a gradient: the sum of the gradients at
+every place each was used.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from minigrad.errors import DTypeError, OutOfRangeError, UnsupportedArgumentError, message
+from minigrad.gate import Gate
+from minigrad.variable import Variable
+
+
+class Embedding(Gate):
+    """y[...] = weight[indices[...]].   dL/dweight[r] = sum of G at every place row r was read.
+
+    ``padding_idx``: that row gets no gradient (it stays what it was, e.g.
+    zeros for padding). ``scale_grad_by_freq``: each row's gradient is divided
+    by how often the row was read in this call.
+    """
+
+    def __init__(self, indices: torch.Tensor, padding_idx=None, scale_grad_by_freq=False):
+        self.indices = indices
+        self.padding_idx, self.scale_grad_by_freq = padding_idx, scale_grad_by_freq
+
+    def forward(self, weight):
+        self.weight_shape = weight.shape
+        return weight[self.indices]
+
+    def backward(self, grad_output):
+        rows = self.indices.reshape(-1)
+        grad = grad_output.new_zeros(self.weight_shape)
+        grad.index_add_(0, rows, grad_output.reshape(-1, self.weight_shape[1]))
+        if self.scale_grad_by_freq:
+            counts = torch.bincount(rows, minlength=self.weight_shape[0]).clamp_(min=1)
+            grad /= counts.unsqueeze(1).to(grad.dtype)
+        if self.padding_idx is not None:
+            grad[self.padding_idx] = 0
+        return (grad,)
+
+
+def embedding(
+    input,
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+):
+    """Rows of ``weight`` picked by integer indices ``input``, as torch.nn.functional.embedding."""
+    indices = input.value if isinstance(input, Variable) else torch.as_tensor(input)
+    if max_norm is not None:
+        raise UnsupportedArgumentError(
+            "embedding",
+            "max_norm",
+            max_norm,
+            "it rescales weight rows in place; clip them yourself",
+        )
+    if sparse:
+        raise UnsupportedArgumentError(
+            "embedding", "sparse", sparse, "minigrad's gradients are dense tensors"
+        )
+    if indices.dtype not in (torch.int64, torch.int32):
+        raise DTypeError(
+            message(
+                "embedding",
+                "integer indices (int64 or int32)",
+                f"dtype {indices.dtype}",
+                "convert them with .long()",
+            )
+        )
+    rows = weight.shape[0]
+    if padding_idx is not None:
+        if not -rows <= padding_idx < rows:
+            raise OutOfRangeError(
+                message(
+                    "embedding",
+                    f"padding_idx in [{-rows}, {rows - 1}] for a weight with {rows} rows",
+                    f"padding_idx={padding_idx}",
+                    "padding_idx names one row of the weight",
+                )
+            )
+        padding_idx %= rows
+    return Embedding(indices, padding_idx, scale_grad_by_freq)(weight)
