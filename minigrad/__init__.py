@@ -42,6 +42,7 @@ import types as _types
 # The engine, in reading order.
 from minigrad.errors import (
     AnomalyError,
+    ArgumentError,
     ArgumentTypeError,
     CheckpointError,
     CheckpointIOError,
@@ -54,11 +55,13 @@ from minigrad.errors import (
     HyperParameterError,
     MinigradError,
     MinigradWarning,
+    OutOfRangeError,
     SetupError,
     ShapeError,
     TapeError,
     TapeGrowthWarning,
     UnfinishedGateError,
+    UnsupportedArgumentError,
 )
 from minigrad.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from minigrad.tape import Context, Leaf, Node, Payload, default_context
@@ -101,6 +104,9 @@ __all__ = [
     "SetupError",
     "ArgumentTypeError",
     "DistributedError",
+    "ArgumentError",
+    "OutOfRangeError",
+    "UnsupportedArgumentError",
     "GateError",
     "UnfinishedGateError",
     "MinigradWarning",

@@ -93,7 +93,8 @@ class TapeGrowthWarning(MinigradWarning):
 
 
 class ArgumentError(MinigradError, ValueError, TypeError):
-    """An op's argument of the wrong kind or outside its valid values (``reduction="avg"``).
+    """An op's argument (``mg.sum``, ``mg.conv2d`` ...) outside the values torch's
+    signature allows: ``reduction="avg"``, ``dim=1.5``, ``padding="full"``.
 
     Both a ValueError and a TypeError, because torch raises one or the other
     for the same mistakes and a learner's ``except`` may name either.

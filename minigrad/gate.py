@@ -77,10 +77,10 @@ class Gate:
             return device_error
         shapes = ", ".join(format_shape(t.shape) for t in tensors if isinstance(t, torch.Tensor))
         return ShapeError(
-            f"{self.name}: cannot apply to inputs of shapes [{shapes}]\n"
+            f"{self.name}: expected inputs that {self.name} can take (its docstring says "
+            f"which: help({type(self).__name__})), got shapes [{shapes}]\n"
             f"torch said: {str(error).splitlines()[0]}\n"
-            f"help: check the shapes {self.name} expects: its docstring says "
-            f"(help({type(self).__name__}))"
+            f"help: check the shapes {self.name} expects against the inputs' shapes"
         )
 
     def saved_tensors(self) -> dict[str, torch.Tensor]:
@@ -211,7 +211,8 @@ def _mixed_dtypes(gate: Gate, first: torch.dtype, second: torch.dtype) -> DTypeE
     ``Gate.explain`` turns its error into a DeviceError.)
     """
     return DTypeError(
-        f"{gate.name}: inputs have different dtypes: {first} and {second}\n"
+        f"{gate.name}: inputs have different dtypes: expected one floating dtype, got "
+        f"{first} and {second}\n"
         "help: convert one of them, e.g. x.double() or x.float(), or create both "
         "with the same dtype= argument"
     )

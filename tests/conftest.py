@@ -17,13 +17,14 @@ DEVICES = [
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10}
 
 
-def assert_close(actual, expected, dtype, what: str = "") -> None:
+def assert_close(actual, expected, dtype, what: str = "", equal_nan: bool = False) -> None:
     tol = TOLERANCE[dtype]
     torch.testing.assert_close(
         actual.detach().cpu().to(torch.float64),
         expected.detach().cpu().to(torch.float64),
         atol=tol,
         rtol=tol,
+        equal_nan=equal_nan,
         msg=lambda m: f"{what}: {m}",
     )
 

@@ -35,9 +35,13 @@ class OpCase:
     """One op on inputs of fixed shapes.
 
     ``domain`` shapes the random inputs: "real" (normal), "positive" (0.5..1.5),
-    "away" (|x| in 0.5..1.5, for denominators), "unit" (0..1, for probabilities);
-    a list gives one domain per input. ``constants`` are extra,
-    non-differentiable inputs built from a generator (class targets, masks).
+    "away" (|x| in 0.5..1.5, for denominators), "unit" (0..1, for probabilities),
+    and for the corners where a derivative is a convention: "ties" (whole
+    numbers -1, 0, 1, so that maximum ties and relu meets 0), "natural" (0, 1,
+    2: a zero base for pow) and "nan" (normal, a quarter of them NaN); a list
+    gives one domain per input. ``constants`` are extra, non-differentiable
+    inputs built from a generator (class targets, masks). ``equal_nan``: a NaN
+    in minigrad's result must be a NaN in torch's too.
     """
 
     name: str
@@ -47,6 +51,7 @@ class OpCase:
     constants: Callable | None = None
     gradcheck: bool = True
     kwargs: dict = field(default_factory=dict)
+    equal_nan: bool = False
 
 
 def _targets(n, classes):
@@ -59,6 +64,30 @@ def _mask(shape):
 
 def _indices(shape, rows):
     return lambda g: torch.randint(0, rows, shape, generator=g)
+
+
+def _normal(*shape):
+    return lambda g: torch.randn(shape, generator=g)
+
+
+def _ignored_targets(n, classes, ignore_index):
+    """Class targets with every third one set to ignore_index."""
+
+    def make(g):
+        targets = torch.randint(0, classes, (n,), generator=g)
+        targets[::3] = ignore_index
+        return targets
+
+    return make
+
+
+def _probabilities(shape):
+    return lambda g: torch.softmax(torch.randn(shape, generator=g), 1)
+
+
+def _corner(name, fn, shapes, domain, constants=None):
+    """A case at a corner where the derivative is a convention: torch's must be kept."""
+    return OpCase(name, fn, shapes, domain, constants, gradcheck=False, equal_nan=True)
 
 
 CASES = [
@@ -231,4 +260,229 @@ CASES = [
         [(4, 3), (4, 3)],
         domain=["real", "unit"],
     ),
+]
+
+# -- torch's arguments, one row each (the OpInfo samples run them all too) --------
+ARGUMENT_CASES = [
+    # arithmetic
+    OpCase("add_alpha", lambda ns, a, b: ns.add(a, b, alpha=2.5), [(3, 4), (4,)]),
+    OpCase("sub_alpha", lambda ns, a, b: ns.sub(a, b, alpha=-0.5), [(2, 3), (2, 1)]),
+    OpCase(
+        "div_trunc",
+        lambda ns, a, b: ns.div(a * 4, b, rounding_mode="trunc"),
+        [(3, 4), (4,)],
+        domain="away",
+        gradcheck=False,  # a step function: its derivative is 0 almost everywhere
+    ),
+    OpCase(
+        "div_floor",
+        lambda ns, a, b: ns.div(a * 4, b, rounding_mode="floor"),
+        [(3, 4), (3, 1)],
+        domain="away",
+        gradcheck=False,
+    ),
+    # reductions
+    OpCase("sum_dtype", lambda ns, a: ns.sum(a, 1, dtype=torch.float64), [(3, 4)]),
+    OpCase("mean_dtype", lambda ns, a: ns.mean(a, dtype=torch.float64), [(3, 4)]),
+    OpCase("sum_0dim_dim0", lambda ns, a: ns.sum(a, 0), [()]),
+    OpCase("mean_0dim_dim_minus1", lambda ns, a: ns.mean(a, -1, keepdim=True), [()]),
+    OpCase("max_0dim_dim0", lambda ns, a: ns.max(a, 0).values, [()]),
+    OpCase("logsumexp_0dim", lambda ns, a: ns.logsumexp(a, -1), [()]),
+    OpCase("var_unbiased_false", lambda ns, a: ns.var(a, 1, unbiased=False), [(3, 4)]),
+    OpCase("var_correction", lambda ns, a: ns.var(a, (0, 1), correction=2), [(3, 4)]),
+    OpCase("var_positional_unbiased", lambda ns, a: ns.var(a, False), [(3, 4)]),
+    OpCase("max_binary", lambda ns, a, b: ns.max(a, b), [(3, 4), (4,)]),
+    OpCase("min_binary", lambda ns, a, b: ns.min(a, b), [(3, 1), (1, 4)]),
+    OpCase(  # a plain 0-dim tensor is the other operand, never a dim
+        "max_binary_0dim_tensor",
+        lambda ns, c, a: ns.max(a, c),
+        [(3, 4)],
+        constants=_normal(),
+    ),
+    OpCase("min_binary_0dim_tensor", lambda ns, c, a: ns.min(a, c), [(5,)], constants=_normal()),
+    # element-wise
+    OpCase("clamp_variables", lambda ns, a, lo, hi: ns.clamp(a, lo, hi - 3), [(3, 4)] * 3),
+    OpCase("clamp_variable_min", lambda ns, a, lo: ns.clamp(a, min=lo), [(3, 4), (4,)]),
+    OpCase(
+        "clamp_tensor_bounds",
+        lambda ns, lo, hi, a: ns.clamp(a, lo, hi + 1),
+        [(2, 3)],
+        constants=lambda g: (torch.randn(2, 3, generator=g), torch.randn(3, generator=g)),
+    ),
+    OpCase("to_dtype", lambda ns, a: a.to(torch.float64) * 2, [(3, 2)]),
+    OpCase("to_copy", lambda ns, a: a.to(a.dtype, copy=True) * 2, [(3, 2)]),
+    OpCase(
+        "to_channels_last",
+        lambda ns, a: a.to(memory_format=torch.channels_last) * 2,
+        [(2, 3, 2, 2)],
+    ),
+    OpCase("to_other", lambda ns, a, b: a.to(b) * b, [(3,), (3,)]),
+    OpCase("float", lambda ns, a: a.float() * 2, [(3,)], gradcheck=False),  # float32 inside
+    OpCase("double", lambda ns, a: a.double() * 2, [(3,)]),
+    # activations
+    OpCase("softmax_dtype", lambda ns, a: ns.softmax(a, 1, dtype=torch.float64), [(3, 4)]),
+    OpCase("log_softmax_dtype", lambda ns, a: ns.log_softmax(a, -1, dtype=torch.float64), [(3, 4)]),
+    # shape and pieces
+    OpCase("squeeze_dims", lambda ns, a: ns.squeeze(a, (1, 3)), [(3, 1, 2, 1)]),
+    OpCase("flatten_0dim", lambda ns, a: ns.flatten(a), [()]),
+    OpCase("split_one_piece", lambda ns, a: ns.split(a, 5, 1)[0] * 2, [(2, 3)]),
+    OpCase("chunk_one_piece", lambda ns, a: ns.chunk(a, 1)[0] * 2, [(4, 2)]),
+    OpCase("cat_skips_empty", lambda ns, a, b: ns.cat([a, b], 1), [(0,), (2, 3)]),
+    # convolution and pooling
+    OpCase(
+        "conv2d_same_odd",
+        lambda ns, x, w: ns.conv2d(x, w, padding="same"),
+        [(2, 2, 5, 5), (3, 2, 3, 3)],
+    ),
+    OpCase(  # an even kernel: one more row and column of padding at the end
+        "conv2d_same_even",
+        lambda ns, x, w, b: ns.conv2d(x, w, b, padding="same", dilation=(1, 3)),
+        [(1, 2, 6, 7), (2, 2, 2, 2), (2,)],
+    ),
+    OpCase(
+        "conv2d_valid",
+        lambda ns, x, w: ns.conv2d(x, w, padding="valid"),
+        [(1, 2, 5, 5), (3, 2, 3, 3)],
+    ),
+    OpCase(
+        "conv2d_unbatched",
+        lambda ns, x, w, b: ns.conv2d(x, w, b, stride=2, padding=1),
+        [(2, 6, 6), (3, 2, 3, 3), (3,)],
+    ),
+    OpCase("max_pool2d_ceil", lambda ns, x: ns.max_pool2d(x, 3, 2, ceil_mode=True), [(2, 2, 6, 6)]),
+    OpCase(
+        "max_pool2d_indices",
+        lambda ns, x: ns.max_pool2d(x, 2, return_indices=True)[0],
+        [(2, 3, 4, 4)],
+    ),
+    OpCase("max_pool2d_unbatched", lambda ns, x: ns.max_pool2d(x, 2, 1, 1), [(3, 5, 5)]),
+    OpCase("max_pool2d_dilation", lambda ns, x: ns.max_pool2d(x, 2, 1, 0, 2), [(1, 2, 6, 6)]),
+    OpCase(
+        "avg_pool2d_ceil",
+        lambda ns, x: ns.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+        [(2, 2, 6, 6)],
+    ),
+    OpCase(
+        "avg_pool2d_exclude_pad",
+        lambda ns, x: ns.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+        [(2, 2, 7, 7)],
+    ),
+    OpCase(
+        "avg_pool2d_divisor",
+        lambda ns, x: ns.avg_pool2d(x, 2, ceil_mode=True, divisor_override=3),
+        [(1, 2, 5, 5)],
+    ),
+    OpCase("avg_pool2d_unbatched", lambda ns, x: ns.avg_pool2d(x, 2), [(3, 4, 4)]),
+    # normalisation, embedding, dropout
+    OpCase(
+        "layer_norm_all_dims_weight",
+        lambda ns, x, w, b: ns.layer_norm(x, (2, 3), w, b),
+        [(2, 3), (2, 3), (2, 3)],
+    ),
+    OpCase(  # the padding row gets no gradient by convention, not by the maths
+        "embedding_padding_idx",
+        lambda ns, i, w: ns.embedding(i, w, padding_idx=1),
+        [(5, 3)],
+        constants=_indices((3, 4), 5),
+        gradcheck=False,
+    ),
+    OpCase(  # a rescaled gradient, not the derivative: no finite-difference check
+        "embedding_scale_grad_by_freq",
+        lambda ns, i, w: ns.embedding(i, w, scale_grad_by_freq=True),
+        [(4, 3)],
+        constants=_indices((6,), 4),
+        gradcheck=False,
+    ),
+    OpCase("dropout_p1", lambda ns, a: ns.dropout(a, 1.0), [(3, 4)]),
+    # losses
+    OpCase(
+        "cross_entropy_weight",
+        lambda ns, t, c, x: ns.cross_entropy(x, t, weight=c),
+        [(6, 4)],
+        constants=lambda g: (torch.randint(0, 4, (6,), generator=g), torch.rand(4, generator=g)),
+    ),
+    OpCase(
+        "cross_entropy_ignore_index",
+        lambda ns, t, x: ns.cross_entropy(x, t, ignore_index=-1),
+        [(6, 4)],
+        constants=_ignored_targets(6, 4, -1),
+    ),
+    OpCase(
+        "cross_entropy_label_smoothing",
+        lambda ns, t, c, x: ns.cross_entropy(x, t, c, ignore_index=2, label_smoothing=0.2),
+        [(6, 4)],
+        constants=lambda g: (torch.randint(0, 4, (6,), generator=g), torch.rand(4, generator=g)),
+    ),
+    OpCase(
+        "cross_entropy_spatial_none",
+        lambda ns, t, x: ns.cross_entropy(x, t, reduction="none"),
+        [(2, 3, 4, 2)],
+        constants=lambda g: torch.randint(0, 3, (2, 4, 2), generator=g),
+    ),
+    OpCase(
+        "cross_entropy_unbatched",
+        lambda ns, t, x: ns.cross_entropy(x, t),
+        [(5,)],
+        constants=lambda g: torch.randint(0, 5, (), generator=g),
+    ),
+    OpCase(
+        "cross_entropy_probabilities",
+        lambda ns, x, t: ns.cross_entropy(x, t, label_smoothing=0.1),
+        [(4, 3), (4, 3)],
+        domain=["real", "unit"],
+    ),
+    OpCase(
+        "nll_loss_weight_ignore",
+        lambda ns, t, c, x: ns.nll_loss(x, t, c, ignore_index=0, reduction="sum"),
+        [(6, 4)],
+        constants=lambda g: (torch.randint(0, 4, (6,), generator=g), torch.rand(4, generator=g)),
+    ),
+    OpCase(
+        "nll_loss_spatial",
+        lambda ns, t, x: ns.nll_loss(x, t),
+        [(2, 3, 2, 2)],
+        constants=lambda g: torch.randint(0, 3, (2, 2, 2), generator=g),
+    ),
+    OpCase(  # torch differentiates neither weight nor pos_weight: they are constants
+        "bce_pos_weight",
+        lambda ns, p, x, y: ns.binary_cross_entropy_with_logits(x, y, pos_weight=p),
+        [(4, 3), (4, 3)],
+        domain=["real", "unit"],
+        constants=lambda g: torch.rand(3, generator=g) + 0.5,
+    ),
+    OpCase(
+        "bce_weight_pos_weight_sum",
+        lambda ns, w, p, x, y: ns.binary_cross_entropy_with_logits(
+            x, y, w, reduction="sum", pos_weight=p
+        ),
+        [(4, 3), (4, 3)],
+        domain=["real", "unit"],
+        constants=lambda g: (torch.rand(4, 1, generator=g), torch.rand(3, generator=g) + 0.5),
+    ),
+    OpCase(
+        "mse_loss_weight",
+        lambda ns, a, b, w: ns.mse_loss(a, b, weight=w),
+        [(4, 3), (4, 3), (4, 3)],
+        domain=["real", "real", "positive"],
+    ),
+]
+
+# -- corners: where a derivative is a convention, minigrad keeps torch's -------------
+CORNER_CASES = [
+    _corner("relu_at_zero_and_nan", lambda ns, a: ns.relu(a), [(4, 5)], "nan"),
+    _corner("relu_ties", lambda ns, a: ns.relu(a), [(4, 5)], "ties"),
+    _corner("maximum_ties", lambda ns, a, b: ns.maximum(a, b), [(4, 5), (5,)], "ties"),
+    _corner("minimum_ties", lambda ns, a, b: ns.minimum(a, b), [(4, 5), (4, 5)], "ties"),
+    _corner("maximum_nan", lambda ns, a, b: ns.maximum(a, b), [(4, 5), (4, 5)], "nan"),
+    _corner("minimum_nan", lambda ns, a, b: ns.minimum(a, b), [(4, 1), (4, 5)], "nan"),
+    _corner("max_all_ties", lambda ns, a: ns.max(a), [(3, 4)], "ties"),
+    _corner("max_all_nan", lambda ns, a: ns.max(a), [(3, 4)], "nan"),
+    _corner("pow_zero_base", lambda ns, a, b: a**b, [(3, 4), (3, 4)], ["natural", "ties"]),
+    _corner("pow_zero_base_scalar_exponent", lambda ns, a: a**0, [(3, 4)], "natural"),
+    _corner("rpow_zero_base", lambda ns, b: 0.0**b, [(3, 4)], "ties"),
+    _corner("clamp_on_the_bounds", lambda ns, a: ns.clamp(a, -1.0, 1.0), [(4, 5)], "ties"),
+    _corner(
+        "clamp_tensor_bounds_ties", lambda ns, a, lo, hi: ns.clamp(a, lo, hi), [(4, 5)] * 3, "ties"
+    ),
+    _corner("abs_at_zero", lambda ns, a: ns.abs(a), [(4, 5)], "ties"),
 ]

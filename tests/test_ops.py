@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 from tests.conftest import DEVICES, assert_close
-from tests.op_cases import CASES, TORCH, OpCase
+from tests.op_cases import ARGUMENT_CASES, CASES, CORNER_CASES, TORCH, OpCase
 from tests.test_gradcheck import gradcheck_weights
+
+ALL_CASES = CASES + ARGUMENT_CASES + CORNER_CASES
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -30,6 +32,12 @@ def random_input(shape, domain: str, dtype, device, generator) -> torch.Tensor:
         x = magnitude * sign
     elif domain == "unit":
         x = torch.rand(shape, generator=generator, dtype=torch.float64)
+    elif domain in ("ties", "natural"):
+        low = -1 if domain == "ties" else 0
+        x = torch.randint(low, low + 3, shape, generator=generator).to(torch.float64)
+    elif domain == "nan":
+        x = torch.randn(shape, generator=generator, dtype=torch.float64)
+        x[torch.rand(shape, generator=generator) < 0.25] = float("nan")
     else:
         x = torch.randn(shape, generator=generator, dtype=torch.float64)
     return x.to(dtype=dtype, device=device)
@@ -77,22 +85,23 @@ def compare(case, dtype, device, seed=0, shapes=None):
     torch_out, torch_grads = run_torch(case, constants, values, upstream)
     assert mg_out.shape == torch_out.shape, f"{case.name}: output shape"
     assert mg_out.dtype == torch_out.dtype, f"{case.name}: output dtype"
-    assert_close(mg_out, torch_out, dtype, f"{case.name} forward")
+    nan = case.equal_nan
+    assert_close(mg_out, torch_out, dtype, f"{case.name} forward", nan)
     for i, (ours, theirs) in enumerate(zip(mg_grads, torch_grads)):
         expected = theirs if theirs is not None else torch.zeros_like(values[i])
         assert ours is not None, f"{case.name}: no gradient for input {i}"
         assert ours.shape == values[i].shape, f"{case.name}: gradient shape of input {i}"
-        assert_close(ours, expected, dtype, f"{case.name} gradient of input {i}")
+        assert_close(ours, expected, dtype, f"{case.name} gradient of input {i}", nan)
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", ALL_CASES, ids=[c.name for c in ALL_CASES])
 def test_op_matches_torch(case, dtype, device):
     compare(case, dtype, device)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.gradcheck], ids=lambda c: c.name)
+@pytest.mark.parametrize("case", [c for c in ALL_CASES if c.gradcheck], ids=lambda c: c.name)
 def test_gradcheck_passes_for_every_op(case):
     constants, values = make_inputs(case, torch.float64, "cpu", seed=3)
     ctx = mg.Context()

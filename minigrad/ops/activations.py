@@ -17,7 +17,10 @@ from minigrad.ops.casts import to
 
 
 class ReLU(Gate):
-    """y = max(x, 0).   dy/dx = 1 where y > 0, else 0 (also at x = 0 and at NaN, as torch).
+    """y = max(x, 0).   dy/dx = 0 where y <= 0, else 1.
+
+    At x = 0 the derivative is taken as 0; at NaN (where y is NaN, and
+    "NaN <= 0" is false) the gradient passes through. Both are torch's choices.
 
     The readable backward is :meth:`reference_backward`; ``backward`` runs
     torch's fused kernel for exactly that formula, which reads y and the
@@ -33,7 +36,7 @@ class ReLU(Gate):
         return (_threshold_backward(grad_output, self.out, 0),)
 
     def reference_backward(self, grad_output):
-        return (torch.where(self.out > 0, grad_output, 0.0),)
+        return (torch.where(self.out <= 0, 0.0, grad_output),)
 
 
 _threshold_backward = torch.ops.aten.threshold_backward

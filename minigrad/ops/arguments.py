@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from minigrad.errors import ArgumentError, OutOfRangeError, UnsupportedArgumentError, message
+from minigrad.variable import Variable
 
 
 def dim_index(op: str, dim, ndim: int) -> int:
@@ -98,6 +99,25 @@ def check_reduction(op: str, reduction, size_average=None, reduce=None) -> None:
                 '"mean" averages the losses, "sum" adds them, "none" keeps one per element',
             )
         )
+
+
+def constant(op: str, name: str, value):
+    """A tensor argument that takes no gradient (a class weight, as in torch), as a tensor.
+
+    A Variable that requires grad is refused rather than silently cut off.
+    """
+    if not isinstance(value, Variable):
+        return value
+    if value.requires_grad:
+        raise ArgumentError(
+            message(
+                op,
+                f"a {name} that needs no gradient (torch does not differentiate it either)",
+                "a Variable with requires_grad=True",
+                f"pass {name}.detach() (or a plain tensor)",
+            )
+        )
+    return value.value
 
 
 def refuse_inplace(op: str, inplace: bool) -> None:

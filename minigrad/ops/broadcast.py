@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from minigrad.errors import ShapeError, format_shape
+from minigrad.errors import ShapeError, format_shape, message
 
 
 def sum_to_shape(grad: torch.Tensor, shape) -> torch.Tensor:
@@ -58,9 +58,11 @@ def broadcast_message(op: str, shapes) -> str:
             listed = " and ".join(format_shape(s) for s in shapes)
             found = ", ".join(str(s[-back]) if len(s) >= back else "-" for s in shapes)
             return (
-                f"{op}: shapes {listed} do not broadcast: dimension {-back} (counting from the "
-                f"right) has sizes {found}; sizes must be equal or 1\n"
+                f"{op}: shapes {listed} do not broadcast: expected sizes that are equal or 1 "
+                f"in each dimension counting from the right, got sizes {found} in dimension "
+                f"{-back}\n"
                 "help: reshape or unsqueeze one input so the dimensions line up, e.g. "
                 "x.unsqueeze(-1) turns (n,) into (n, 1)"
             )
-    return f"{op}: shapes {shapes} do not broadcast"
+    listed = " and ".join(format_shape(s) for s in shapes)
+    return message(op, "shapes that broadcast", listed, "line the dimensions up from the right")

@@ -13,8 +13,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from minigrad.errors import DTypeError, ShapeError, format_shape, message
 from minigrad.gate import Gate
-from minigrad.ops.arguments import check_reduction
-from minigrad.ops.broadcast import shape_of, sum_to_shape
+from minigrad.ops.arguments import check_reduction, constant
 
 
 def _reduce(losses: torch.Tensor, reduction: str, divisor=None) -> torch.Tensor:
@@ -68,44 +67,37 @@ class BCEWithLogits(Gate):
     """L = w [p y softplus(-z) + (1 - y) softplus(z)]: the binary cross-entropy
     -w [p y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))] written stably
     (log sigmoid(z) = -softplus(-z)); p = pos_weight (1 by default) weighs
-    the positive targets.
+    the positive targets, w = weight (1 by default) each element.
 
     dL/dz = w [sigmoid(z) (1 - y + p y) - p y]   (w (sigmoid(z) - y) for p = 1),
-    dL/dy = w [p softplus(-z) - softplus(z)],
-    dL/dw = L / w,   dL/dp = w y softplus(-z).
+    dL/dy = w [p softplus(-z) - softplus(z)]     (-w z for p = 1).
+
+    As in torch, ``weight`` and ``pos_weight`` are constants: no gradient.
     """
 
-    def __init__(self, reduction: str = "mean"):
-        self.reduction = reduction
+    def __init__(self, weight=None, pos_weight=None, reduction: str = "mean"):
+        self.weight, self.pos_weight, self.reduction = weight, pos_weight, reduction
 
-    def forward(self, logits, target, weight=None, pos_weight=None):
+    def forward(self, logits, target):
         self.logits, self.target = logits, target
-        self.weight, self.pos_weight = weight, pos_weight
-        self.shapes = (shape_of(weight), shape_of(pos_weight))
         losses = F.binary_cross_entropy_with_logits(
-            logits, target, weight, reduction="none", pos_weight=pos_weight
+            logits, target, self.weight, reduction="none", pos_weight=self.pos_weight
         )
-        self.losses = losses if weight is not None and self.needs_input_grad[2] else None
         return _reduce(losses, self.reduction)
 
     def backward(self, grad_output):
-        need = self.needs_input_grad + (False,) * (4 - len(self.needs_input_grad))
+        need_z, need_y = self.needs_input_grad
         z, y, w, p = self.logits, self.target, self.weight, self.pos_weight
         scale = _scale(grad_output, self.reduction, z.numel())
-        sig = torch.sigmoid(z)
-        grad_z = grad_y = grad_w = grad_p = None
-        if need[0]:
-            local = sig - y if p is None else sig * (1 - y + p * y) - p * y
-            grad_z = local * scale if w is None else local * w * scale
-        if need[1]:
-            local = -z if p is None else p * F.softplus(-z) - F.softplus(z)
-            grad_y = local * scale if w is None else local * w * scale
-        if need[2]:
-            grad_w = sum_to_shape(self.losses / w * scale, self.shapes[0])
-        if need[3]:
-            local = y * F.softplus(-z) * scale
-            grad_p = sum_to_shape(local if w is None else local * w, self.shapes[1])
-        return (grad_z, grad_y, grad_w, grad_p)[: len(self.needs_input_grad)]
+        if w is not None:
+            scale = w * scale
+        grad_z = grad_y = None
+        if need_z:
+            sig = torch.sigmoid(z)
+            grad_z = (sig - y if p is None else sig * (1 - y + p * y) - p * y) * scale
+        if need_y:
+            grad_y = (-z if p is None else p * F.softplus(-z) - F.softplus(z)) * scale
+        return grad_z, grad_y
 
 
 def _check_same_shape(op: str, input, target, names=("prediction", "target")) -> None:
@@ -160,19 +152,21 @@ def binary_cross_entropy_with_logits(
     _check_same_shape(op, input, target, ("logits", "targets"))
     for name, extra in (("weight", weight), ("pos_weight", pos_weight)):
         if extra is not None:
-            try:
-                torch.broadcast_shapes(extra.shape, input.shape)
-            except RuntimeError:
-                raise ShapeError(
-                    message(
-                        op,
-                        f"a {name} that broadcasts to the logits' {format_shape(input.shape)}",
-                        format_shape(extra.shape),
-                        "pos_weight has one value per class (the last dimension); weight one "
-                        "per element, or fewer that broadcast",
-                    )
-                ) from None
-    inputs = [input, target, weight, pos_weight]
-    while inputs[-1] is None:
-        inputs.pop()
-    return BCEWithLogits(reduction)(*inputs)
+            _check_broadcasts(op, name, extra, input)
+    weight, pos_weight = constant(op, "weight", weight), constant(op, "pos_weight", pos_weight)
+    return BCEWithLogits(weight, pos_weight, reduction)(input, target)
+
+
+def _check_broadcasts(op: str, name: str, extra, input) -> None:
+    try:
+        torch.broadcast_shapes(extra.shape, input.shape)
+    except RuntimeError:
+        raise ShapeError(
+            message(
+                op,
+                f"a {name} that broadcasts to the logits' {format_shape(input.shape)}",
+                format_shape(extra.shape),
+                "pos_weight has one value per class (the last dimension); weight one "
+                "per element, or fewer that broadcast",
+            )
+        ) from None

@@ -66,7 +66,8 @@ class MatMul(Gate):
         if inner_a != inner_b:
             return ShapeError(
                 f"matmul: shapes {format_shape(a.shape)} and {format_shape(b.shape)} do not line "
-                f"up: the {inner_a} in the first must equal the {inner_b} in the second\n"
+                f"up: the {inner_a} in the first must equal the {inner_b} in the second "
+                f"(expected (n, {inner_a}) @ ({inner_a}, m), got {inner_a} and {inner_b})\n"
                 "help: transpose one of them (x.T) or check the layer sizes"
             )
         return ShapeError(

@@ -24,7 +24,7 @@ import torch
 
 from minigrad.errors import DTypeError, OutOfRangeError, ShapeError, format_shape, message
 from minigrad.gate import Gate
-from minigrad.ops.arguments import check_reduction
+from minigrad.ops.arguments import check_reduction, constant
 from minigrad.variable import Variable
 
 _REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}  # torch's numbering in its loss kernels
@@ -249,7 +249,7 @@ def _explain_targets(op, scores, target, ignore_index, error):
 def _class_targets(op: str, scores, target, weight) -> tuple:
     """The targets and weight as plain tensors, checked for dtype and shape."""
     target = target.value if isinstance(target, Variable) else torch.as_tensor(target)
-    weight = weight.value if isinstance(weight, Variable) else weight
+    weight = constant(op, "weight", weight)
     if target.dtype is not torch.int64:
         hint = "convert them with target.long()"
         if target.is_floating_point():
@@ -304,7 +304,7 @@ def cross_entropy(
     probabilities = isinstance(target, (Variable, torch.Tensor)) and target.dtype.is_floating_point
     if probabilities and tuple(target.shape) == tuple(input.shape):
         _check_weight("cross_entropy", input, weight)
-        weight = weight.value if isinstance(weight, Variable) else weight
+        weight = constant("cross_entropy", "weight", weight)
         return SoftCrossEntropy(weight, reduction, label_smoothing)(input, target)
     target, weight = _class_targets("cross_entropy", input, target, weight)
     return CrossEntropy(target, weight, ignore_index, reduction, label_smoothing)(input)

@@ -31,7 +31,7 @@ class Index(Gate):
     def explain(self, tensors, error):
         shape = format_shape(tensors[0].shape)
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        if isinstance(error, IndexError):  # torch's words say which index is out of range
+        if isinstance(error, IndexError) and "mask" not in first_line:  # names the index
             return OutOfRangeError(
                 message(
                     "indexing",

@@ -4,8 +4,10 @@ A reduction's backward spreads the output gradient back over the elements
 that were reduced: every element of a sum gets the whole gradient, every
 element of a mean 1/N of it, and only the winning element of a max gets any.
 
-Dims are checked by ``arguments.dim_tuple``: an out-of-range dim is an
-error, never wrapped around.
+Dims are checked by ``arguments.dim_tuple`` before a gate runs, so an
+out-of-range dim is an error (never wrapped around) and records nothing.
+Each gate receives its dims already checked: a sorted tuple, or None for
+every dimension.
 """
 
 from __future__ import annotations
@@ -39,17 +41,17 @@ def _count(shape, dims: tuple) -> int:
 
 
 class Sum(Gate):
-    """y = sum_i x_i over ``dim``.   dy/dx_i = 1 for every i."""
+    """y = sum_i x_i over ``dims``.   dy/dx_i = 1 for every i."""
 
-    def __init__(self, dim=None, keepdim: bool = False):
-        self.dim, self.keepdim = dim, keepdim
+    def __init__(self, dims=None, keepdim: bool = False):
+        self.dims, self.keepdim = dims, keepdim
 
     def forward(self, x):
         self.shape = x.shape
-        if self.dim is None and not self.keepdim:  # the common call
+        if self.dims is None:
             self.dims = tuple(range(x.ndim))
-            return x.sum()
-        self.dims = dim_tuple("sum", self.dim, x.ndim)
+            if not self.keepdim:  # the common call
+                return x.sum()
         return x.sum(self.dims, keepdim=self.keepdim) if self.dims else x.sum()
 
     def backward(self, grad_output):
@@ -57,14 +59,15 @@ class Sum(Gate):
 
 
 class Mean(Gate):
-    """y = (1/N) sum_i x_i over ``dim`` (N elements).   dy/dx_i = 1/N."""
+    """y = (1/N) sum_i x_i over ``dims`` (N elements).   dy/dx_i = 1/N."""
 
-    def __init__(self, dim=None, keepdim: bool = False):
-        self.dim, self.keepdim = dim, keepdim
+    def __init__(self, dims=None, keepdim: bool = False):
+        self.dims, self.keepdim = dims, keepdim
 
     def forward(self, x):
         self.shape = x.shape
-        self.dims = dim_tuple("mean", self.dim, x.ndim)
+        if self.dims is None:
+            self.dims = tuple(range(x.ndim))
         # N is the count of the *reduced* elements, not of the whole tensor.
         self.count = _count(x.shape, self.dims)
         return x.mean(self.dims, keepdim=self.keepdim) if self.dims else x.mean()
@@ -82,14 +85,16 @@ class Var(Gate):
     gradient is then inf, or NaN where x_i equals the mean (as torch).
     """
 
-    def __init__(self, dim=None, keepdim: bool = False, correction=1):
-        self.dim, self.keepdim, self.correction = dim, keepdim, correction
+    def __init__(self, dims=None, keepdim: bool = False, correction=1):
+        self.dims, self.keepdim, self.correction = dims, keepdim, correction
 
     def forward(self, x):
-        self.dims = dim_tuple("var", self.dim, x.ndim)
+        every = self.dims is None
+        if every:
+            self.dims = tuple(range(x.ndim))
         self.divisor = _count(x.shape, self.dims) - self.correction
         self.centred = x - (x.mean(self.dims, keepdim=True) if self.dims else x)
-        dims = self.dims if self.dim is not None else None
+        dims = None if every else self.dims
         return torch.var(x, dims, correction=self.correction, keepdim=self.keepdim)
 
     def backward(self, grad_output):
@@ -104,11 +109,12 @@ class MaxMin(Gate):
     """y = max_i x_i (or min).   dy/dx_i = 1 for the winner, 0 elsewhere.
 
     Over all elements, ties share the gradient equally (as torch; a NaN wins
-    over numbers); along a dimension the gradient goes to the index torch reports.
+    over numbers); along a dimension ``axis`` the gradient goes to the index
+    torch reports.
     """
 
-    def __init__(self, largest: bool, dim=None, keepdim: bool = False):
-        self.largest, self.dim, self.keepdim = largest, dim, keepdim
+    def __init__(self, largest: bool, axis=None, keepdim: bool = False):
+        self.largest, self.axis, self.keepdim = largest, axis, keepdim
 
     @property
     def name(self) -> str:
@@ -116,16 +122,15 @@ class MaxMin(Gate):
 
     def forward(self, x):
         self.shape = x.shape
-        if self.dim is None:
+        if self.axis is None:
             out = x.max() if self.largest else x.min()
             self.winners = (x == out) | (x.isnan() & out.isnan())
             return out
-        self.axis = dim_index(self.name.lower(), self.dim, x.ndim)
         values, self.indices = (x.max if self.largest else x.min)(self.axis, self.keepdim)
         return values
 
     def backward(self, grad_output):
-        if self.dim is None:
+        if self.axis is None:
             mask = self.winners.to(grad_output.dtype)
             return (mask * (grad_output / mask.sum()),)
         if not self.shape:  # a 0-dim tensor is its own maximum
@@ -139,12 +144,11 @@ class MaxMin(Gate):
 class LogSumExp(Gate):
     """y = log sum_i exp(x_i).   dy/dx_i = exp(x_i - y) = softmax(x)_i."""
 
-    def __init__(self, dim, keepdim: bool = False):
-        self.dim, self.keepdim = dim, keepdim
+    def __init__(self, dims, keepdim: bool = False):
+        self.dims, self.keepdim = dims, keepdim
 
     def forward(self, x):
         self.x = x
-        self.dims = dim_tuple("logsumexp", self.dim, x.ndim)
         self.out = torch.logsumexp(x, self.dims, keepdim=True) if self.dims else x
         return self.out if self.keepdim or not self.dims else self.out.squeeze(self.dims)
 
@@ -167,14 +171,14 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A001 - 
     """
     if dtype is not None:
         input = to(input, dtype=dtype)
-    return Sum(dim, keepdim)(input)
+    return Sum(None if dim is None else dim_tuple("sum", dim, input.ndim), keepdim)(input)
 
 
 def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
     """Mean over ``dim``, as torch.mean."""
     if dtype is not None:
         input = to(input, dtype=dtype)
-    return Mean(dim, keepdim)(input)
+    return Mean(None if dim is None else dim_tuple("mean", dim, input.ndim), keepdim)(input)
 
 
 def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
@@ -196,7 +200,8 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
         )
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    return Var(dim, keepdim, 1 if correction is None else correction)(input)
+    dims = None if dim is None else dim_tuple("var", dim, input.ndim)
+    return Var(dims, keepdim, 1 if correction is None else correction)(input)
 
 
 def max(input, dim=None, keepdim: bool = False):  # noqa: A001 - named as torch.max
@@ -213,11 +218,12 @@ def min(input, dim=None, keepdim: bool = False):  # noqa: A001 - named as torch.
 def _max_min(largest: bool, input, dim, keepdim: bool):
     if isinstance(dim, (Variable, torch.Tensor)):  # max(a, b): never a dim, even 0-dim
         return (Maximum if largest else Minimum)()(input, dim)
-    gate = MaxMin(largest, dim, keepdim)
+    axis = None if dim is None else dim_index("max" if largest else "min", dim, input.ndim)
+    gate = MaxMin(largest, axis, keepdim)
     values = gate(input)
     return values if dim is None else ValuesIndices(values, gate.indices)
 
 
 def logsumexp(input, dim, keepdim: bool = False):
     """log(sum(exp(x))) over ``dim``, computed without overflow, as torch.logsumexp."""
-    return LogSumExp(dim, keepdim)(input)
+    return LogSumExp(dim_tuple("logsumexp", dim, input.ndim), keepdim)(input)

@@ -52,10 +52,19 @@ class Reshape(Gate):
             )
         return ShapeError(
             f"{op}: cannot view {x.numel()} elements of shape {format_shape(x.shape)} as "
-            f"shape {format_shape(self.shape)}: expected a shape holding {x.numel()} elements\n"
+            f"shape {format_shape(self.shape)}: expected a shape holding {x.numel()} elements, "
+            f"got one holding {_holds(self.shape)}\n"
             "help: the new shape must hold the same number of elements; use -1 for one "
             "dimension to have it computed"
         )
+
+
+def _holds(shape) -> str:
+    """How many elements a requested shape holds ("any number" with a -1 in it)."""
+    count = 1
+    for size in shape:
+        count *= size
+    return "a multiple of " + str(-count) if count < 0 else str(count)
 
 
 class Transpose(Gate):
