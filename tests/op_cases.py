@@ -486,3 +486,43 @@ CORNER_CASES = [
     ),
     _corner("abs_at_zero", lambda ns, a: ns.abs(a), [(4, 5)], "ties"),
 ]
+
+# -- torch's arguments that minigrad leaves out on purpose, each refused by name --------
+# (op, a call on a (2, 3) Variable x with ns = minigrad, the argument); test_op_arguments.py
+# runs them and tests/opinfo_report.py lists them with the OpInfo tally.
+REFUSED_ARGUMENTS = [
+    ("relu", lambda ns, x: ns.relu(x, inplace=True), "inplace"),
+    ("leaky_relu", lambda ns, x: ns.leaky_relu(x, inplace=True), "inplace"),
+    ("dropout", lambda ns, x: ns.dropout(x, inplace=True), "inplace"),
+    ("view", lambda ns, x: x.view(torch.int32), "dtype"),
+    ("embedding", lambda ns, x: ns.embedding(torch.tensor([0]), x, max_norm=1.0), "max_norm"),
+    ("embedding", lambda ns, x: ns.embedding(torch.tensor([0]), x, sparse=True), "sparse"),
+    (
+        "cross_entropy",
+        lambda ns, x: ns.cross_entropy(x, torch.tensor([0, 1]), reduce=False),
+        "reduce",
+    ),
+    (
+        "cross_entropy",
+        lambda ns, x: ns.cross_entropy(x, torch.tensor([0, 1]), size_average=False),
+        "size_average",
+    ),
+    ("nll_loss", lambda ns, x: ns.nll_loss(x, torch.tensor([0, 1]), reduce=True), "reduce"),
+    (
+        "nll_loss",
+        lambda ns, x: ns.nll_loss(x, torch.tensor([0, 1]), size_average=True),
+        "size_average",
+    ),
+    ("mse_loss", lambda ns, x: ns.mse_loss(x, x, reduce=True), "reduce"),
+    ("mse_loss", lambda ns, x: ns.mse_loss(x, x, size_average=True), "size_average"),
+    (
+        "binary_cross_entropy_with_logits",
+        lambda ns, x: ns.binary_cross_entropy_with_logits(x, x, reduce=False),
+        "reduce",
+    ),
+    (
+        "binary_cross_entropy_with_logits",
+        lambda ns, x: ns.binary_cross_entropy_with_logits(x, x, size_average=False),
+        "size_average",
+    ),
+]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from tests.op_cases import REFUSED_ARGUMENTS
+
 
 @dataclass
 class Tally:
@@ -22,6 +24,7 @@ class Tally:
     passed: int = 0
     refused: dict = field(default_factory=dict)  # argument name -> how many samples
     failed: list = field(default_factory=list)  # one line per failing sample
+    float64_oracle: int = 0  # float32 samples closer to torch's float64 than to its float32
 
 
 TALLIES: list[Tally] = []
@@ -56,8 +59,20 @@ def summary() -> str:
         lines.append(row)
     lines.append("all".ljust(width) + "".join(f"{p} / {r}".rjust(28) for p, r in totals.values()))
     lines.append("")
+    wide = [f"{t.op} ({t.setting}): {t.float64_oracle}" for t in TALLIES if t.float64_oracle]
     lines.append(
-        f"arguments refused on purpose: {len(refused)} ({refusals} sample runs)"
+        "float32 samples that matched torch's float64 result but not its float32 one: "
+        + (", ".join(wide) if wide else "none")
+    )
+    lines.append(
+        f"arguments refused in these samples: {len(refused)} ({refusals} sample runs)"
         + "".join(f"\n  {arg}: {', '.join(sorted(ops))}" for arg, ops in sorted(refused.items()))
+    )
+    by_design: dict = defaultdict(set)
+    for op, _, argument in REFUSED_ARGUMENTS:
+        by_design[argument].add(op)
+    lines.append(
+        f"arguments minigrad leaves out on purpose: {len(by_design)}"
+        + "".join(f"\n  {arg}: {', '.join(sorted(ops))}" for arg, ops in sorted(by_design.items()))
     )
     return "\n".join(lines)

@@ -110,8 +110,8 @@ ROWS = [
     OpRow("linalg", "nn.functional.linear", "", mg.linear),
     # convolution and pooling
     OpRow("conv", "nn.functional.conv2d", "", mg.conv2d),
-    OpRow("conv", "nn.functional.max_pool2d", "", mg.max_pool2d),
-    OpRow("conv", "nn.functional.avg_pool2d", "", mg.avg_pool2d),
+    OpRow("pooling", "nn.functional.max_pool2d", "", mg.max_pool2d),
+    OpRow("pooling", "nn.functional.avg_pool2d", "", mg.avg_pool2d),
     # normalisation and regularisation
     OpRow("normalization", "nn.functional.batch_norm", "", mg.batch_norm),
     OpRow("normalization", "nn.functional.batch_norm", "without_cudnn", mg.batch_norm),

@@ -395,6 +395,7 @@ BAD_INPUTS = [
         "batch_norm",
         ("running_mean",),
     ),  # fmt: skip
+    Bad("to a device that is not there", lambda: v(2).to("cude"), ArgumentError, "to", ("'cude'",)),
     Bad("to a string dtype", lambda: v(2).to(dtype="float64"), ArgumentError, "to", ("dtype",)),
     Bad(
         "to with an unknown argument",
@@ -490,6 +491,12 @@ def test_bad_input_gets_a_typed_error_that_says_what_and_how(bad: Bad):
     assert "help:" in rest, text
     for word in bad.words:
         assert word in text, f"{word!r} not in: {text}"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_moving_to_cuda_without_a_gpu_is_a_device_error():
+    with pytest.raises(mg.DeviceError, match=r"(?s)to: expected a device this machine has.*help:"):
+        v(2).to("cuda")
 
 
 def test_the_table_covers_every_kind_of_error():

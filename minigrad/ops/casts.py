@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from minigrad.errors import ArgumentError, message
+from minigrad.errors import ArgumentError, DeviceError, message
 from minigrad.gate import Gate
 from minigrad.variable import Variable
 
@@ -47,7 +47,7 @@ def to(input, *args, **kwargs):
     """
     device, dtype, non_blocking, copy, memory_format = _to_arguments(args, kwargs)
     value = input.value if isinstance(input, Variable) else input
-    same_device = device is None or _same_device(torch.device(device), value.device)
+    same_device = device is None or _same_device(_device("to", device), value.device)
     same_layout = memory_format in (None, torch.preserve_format) or value.is_contiguous(
         memory_format=memory_format
     )
@@ -92,6 +92,27 @@ def _to_arguments(args: tuple, kwargs: dict) -> tuple:
     if dtype is not None and not isinstance(dtype, torch.dtype):
         raise ArgumentError(message("to", "a torch.dtype", repr(dtype), "e.g. x.to(torch.float64)"))
     return device, dtype, options["non_blocking"], options["copy"], memory_format
+
+
+def _device(op: str, device) -> torch.device:
+    """``device`` as a torch.device that this machine has; a DeviceError otherwise."""
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ArgumentError(
+            message(op, "a device such as 'cpu', 'cuda' or 'cuda:1'", repr(device), str(error))
+        ) from None
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(
+            message(
+                op,
+                "a device this machine has",
+                f"{str(device)!r}, but torch.cuda.is_available() is False",
+                "pick the device once, e.g. device = 'cuda' if torch.cuda.is_available() "
+                "else 'cpu', and move everything with .to(device)",
+            )
+        )
+    return target
 
 
 def _same_device(target: torch.device, current: torch.device) -> bool:

@@ -28,6 +28,15 @@ from minigrad.ops.arguments import check_reduction, constant
 from minigrad.variable import Variable
 
 _REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}  # torch's numbering in its loss kernels
+# torch's own kernels for the nll part of the loss and for log_softmax's chain rule
+_nll_forward = torch.ops.aten.nll_loss_forward
+_nll_backward = torch.ops.aten.nll_loss_backward
+_log_softmax_backward = torch._log_softmax_backward_data
+
+
+def _flat(target: torch.Tensor) -> torch.Tensor:
+    """The targets as one row each (already so for the usual (N,) targets)."""
+    return target if target.ndim == 1 else target.reshape(-1)
 
 
 def _rows(scores: torch.Tensor) -> torch.Tensor:
@@ -70,10 +79,9 @@ class NLLLoss(Gate):
 
     def forward(self, log_probs):
         self.shape = log_probs.shape
-        rows, targets = _rows(log_probs), self.target.reshape(-1)
         enum = _REDUCTION_ENUM[self.reduction]
-        out, self.total = torch.ops.aten.nll_loss_forward(
-            rows, targets, self.weight, enum, self.ignore_index
+        out, self.total = _nll_forward(
+            _rows(log_probs), _flat(self.target), self.weight, enum, self.ignore_index
         )
         return out.reshape(self.target.shape) if self.reduction == "none" else out
 
@@ -125,10 +133,9 @@ class CrossEntropy(Gate):
     def forward(self, logits):
         self.shape = logits.shape
         self.log_probs = torch.log_softmax(_rows(logits), 1)
-        targets = self.target.reshape(-1)
         enum = _REDUCTION_ENUM[self.reduction]
-        out, self.total = torch.ops.aten.nll_loss_forward(
-            self.log_probs, targets, self.weight, enum, self.ignore_index
+        out, self.total = _nll_forward(
+            self.log_probs, _flat(self.target), self.weight, enum, self.ignore_index
         )
         eps = self.label_smoothing
         if eps:
@@ -138,24 +145,21 @@ class CrossEntropy(Gate):
     def _smooth_loss(self):
         """-sum_c w_c z_ic per row (0 for an ignored row), reduced as the loss."""
         z = self.log_probs if self.weight is None else self.log_probs * self.weight
-        smooth = -z.sum(1).masked_fill_(self.target.reshape(-1) == self.ignore_index, 0)
+        smooth = -z.sum(1).masked_fill_(_flat(self.target) == self.ignore_index, 0)
         if self.reduction == "none":
             return smooth
         return smooth.sum() / self.total if self.reduction == "mean" else smooth.sum()
 
     def backward(self, grad_output):
         eps, enum = self.label_smoothing, _REDUCTION_ENUM[self.reduction]
-        targets = self.target.reshape(-1)
         nll_grad = grad_output.reshape(-1) if self.reduction == "none" else grad_output
-        grad_z = torch.ops.aten.nll_loss_backward(
+        grad_z = _nll_backward(
             nll_grad * (1 - eps) if eps else nll_grad,
-            self.log_probs, targets, self.weight, enum, self.ignore_index, self.total,
+            self.log_probs, _flat(self.target), self.weight, enum, self.ignore_index, self.total,
         )  # fmt: skip
         if eps:
             grad_z = grad_z - self._smoothing_grad(grad_output)
-        grad = torch.ops.aten._log_softmax_backward_data(
-            grad_z, self.log_probs, 1, self.log_probs.dtype
-        )
+        grad = _log_softmax_backward(grad_z, self.log_probs, 1, self.log_probs.dtype)
         return (_unrows(grad, self.shape),)
 
     def _smoothing_grad(self, grad_output):
