@@ -252,8 +252,8 @@ def _explain_targets(op, scores, target, ignore_index, error):
 
 def _class_targets(op: str, scores, target, weight) -> tuple:
     """The targets and weight as plain tensors, checked for dtype and shape."""
-    target = target.value if isinstance(target, Variable) else torch.as_tensor(target)
-    weight = constant(op, "weight", weight)
+    if target.__class__ is not torch.Tensor:
+        target = target.value if isinstance(target, Variable) else torch.as_tensor(target)
     if target.dtype is not torch.int64:
         hint = "convert them with target.long()"
         if target.is_floating_point():
@@ -265,23 +265,27 @@ def _class_targets(op: str, scores, target, weight) -> tuple:
                 op, "integer class indices of dtype int64 (long)", f"dtype {target.dtype}", hint
             )
         )
-    if scores.ndim == 0 or tuple(target.shape) != _batch_shape(scores.shape):
+    shape = scores.shape
+    usual = len(shape) == 2 and target.ndim == 1 and target.shape[0] == shape[0]  # (N, C), (N,)
+    if not usual and (not shape or tuple(target.shape) != _batch_shape(shape)):
         raise ShapeError(
             message(
                 op,
                 "scores (N, C) with targets (N,), (N, C, d1, ...) with (N, d1, ...), or (C,) "
                 "with a 0-dim target",
-                f"scores {format_shape(scores.shape)} and targets {format_shape(target.shape)}",
+                f"scores {format_shape(shape)} and targets {format_shape(target.shape)}",
                 "the classes are dimension 1 of the scores; the targets have the other dimensions",
             )
         )
-    _check_weight(op, scores, weight)
+    if weight is not None:
+        _check_weight(op, scores, weight)
+        weight = constant(op, "weight", weight)
     return target, weight
 
 
 def _check_weight(op: str, scores, weight) -> None:
     classes = _classes(scores.shape) if scores.ndim else 0
-    if weight is not None and tuple(weight.shape) != (classes,):
+    if tuple(weight.shape) != (classes,):
         raise ShapeError(
             message(
                 op,
@@ -306,9 +310,11 @@ def cross_entropy(
     as torch.nn.functional.cross_entropy (see the module docstring)."""
     check_reduction("cross_entropy", reduction, size_average, reduce)
     probabilities = isinstance(target, (Variable, torch.Tensor)) and target.dtype.is_floating_point
+    # (class probabilities: a float target shaped like the scores; class indices otherwise)
     if probabilities and tuple(target.shape) == tuple(input.shape):
-        _check_weight("cross_entropy", input, weight)
-        weight = constant("cross_entropy", "weight", weight)
+        if weight is not None:
+            _check_weight("cross_entropy", input, weight)
+            weight = constant("cross_entropy", "weight", weight)
         return SoftCrossEntropy(weight, reduction, label_smoothing)(input, target)
     target, weight = _class_targets("cross_entropy", input, target, weight)
     return CrossEntropy(target, weight, ignore_index, reduction, label_smoothing)(input)
