@@ -501,7 +501,7 @@ def test_moving_to_cuda_without_a_gpu_is_a_device_error():
 
 def test_the_table_covers_every_kind_of_error():
     kinds = {bad.error for bad in BAD_INPUTS}
-    assert kinds == {
+    assert kinds >= {
         OutOfRangeError,
         ArgumentError,
         DTypeError,

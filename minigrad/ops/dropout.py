@@ -18,16 +18,17 @@ from minigrad.ops.arguments import refuse_inplace
 def check_dropout_p(p, *, allow_all: bool = False) -> float:
     """Dropout's ``p`` as a float: the fraction of values zeroed, in [0, 1).
 
-    The one check of p: ``nn.Dropout`` calls it when it is built, the op when
-    it runs. The op, as torch's, also takes p = 1 (``allow_all``: zero every
-    value); a Dropout layer that drops everything is refused as a mistake.
+    The one check of p, with one message: ``nn.Dropout`` calls it when it is
+    built, the op when it runs. The op, as torch's, also takes p = 1
+    (``allow_all``: every value zeroed); a layer that drops everything is
+    refused as a mistake.
     """
     number = isinstance(p, numbers.Real) and not isinstance(p, bool)
     if not number or not (0.0 <= p <= 1.0 if allow_all else 0.0 <= p < 1.0):
-        interval = "[0, 1]" if allow_all else "[0, 1)"
         raise HyperParameterError(
-            f"dropout: expected p, a number in {interval}, got {p!r}\n"
-            "help: p is the fraction of values set to zero while training, e.g. 0.5"
+            f"dropout: expected p in [0, 1), got {p!r}\n"
+            "help: p is the fraction of values set to zero while training, e.g. 0.5 (the "
+            "function dropout() also takes p = 1, as torch's: every value zeroed)"
         )
     return float(p)
 
