@@ -46,7 +46,7 @@ CROSS_ENTROPY_OPTIONS = list(
         [-100, 1],  # ignore_index (1 is a real class: some rows are ignored)
         [0.0, 0.3],  # label_smoothing
         ["mean", "sum", "none"],
-        [(5, 4), (2, 4, 3), (4,)],  # scores: (N, C), (N, C, d), (C,)
+        [(5, 4), (70, 4), (2, 4, 40), (4,)],  # (N, C), (N, C, d), (C,); 64 rows or more too
     )
 )
 

@@ -2,7 +2,8 @@
 
 Read in this order: arguments (the checks every op shares), arithmetic,
 elementwise, casts, reductions, activations, shape, pieces, linalg, conv,
-pooling, normalization, dropout, embedding, losses, elementwise_losses.
+pooling, normalization, dropout, embedding, class_rows, losses,
+elementwise_losses.
 Each file pairs its Gate classes with the plain functions (``mg.add``,
 ``mg.relu`` ...) that run them; the functions take torch's arguments, in
 torch's order.

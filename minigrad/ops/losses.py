@@ -22,9 +22,20 @@ from __future__ import annotations
 
 import torch
 
-from minigrad.errors import DTypeError, OutOfRangeError, ShapeError, format_shape, message
 from minigrad.gate import Gate
 from minigrad.ops.arguments import check_reduction, constant
+from minigrad.ops.class_rows import (
+    batch_shape,
+    check_weight,
+    class_targets,
+    classes_of,
+    explain_targets,
+    flat,
+    minus_one,
+    per_row_scale,
+    rows_of,
+    unrows,
+)
 from minigrad.variable import Variable
 
 _REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}  # torch's numbering in its loss kernels
@@ -32,39 +43,6 @@ _REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}  # torch's numbering in its l
 _nll_forward = torch.ops.aten.nll_loss_forward
 _nll_backward = torch.ops.aten.nll_loss_backward
 _log_softmax_backward = torch._log_softmax_backward_data
-
-
-def _flat(target: torch.Tensor) -> torch.Tensor:
-    """The targets as one row each (already so for the usual (N,) targets)."""
-    return target if target.ndim == 1 else target.reshape(-1)
-
-
-def _rows(scores: torch.Tensor) -> torch.Tensor:
-    """(N, C, d1, ...) or (C,) scores as (M, C) rows, classes last."""
-    if scores.ndim == 2:
-        return scores
-    if scores.ndim == 1:
-        return scores.unsqueeze(0)
-    return scores.movedim(1, -1).reshape(-1, scores.shape[1])
-
-
-def _unrows(rows: torch.Tensor, shape) -> torch.Tensor:
-    """The inverse of :func:`_rows`: (M, C) back to the scores' shape."""
-    if len(shape) == 2:
-        return rows
-    if len(shape) == 1:
-        return rows.squeeze(0)
-    moved = (shape[0],) + tuple(shape[2:]) + (shape[1],)
-    return rows.reshape(moved).movedim(-1, 1)
-
-
-def _per_row_scale(grad_output, reduction: str, total):
-    """How much of the output gradient each row's loss gets, as an (M, 1) column or a number."""
-    if reduction == "mean":
-        return grad_output / total
-    if reduction == "sum":
-        return grad_output
-    return grad_output.reshape(-1, 1)  # "none": one gradient per row
 
 
 class NLLLoss(Gate):
@@ -81,7 +59,7 @@ class NLLLoss(Gate):
         self.shape = log_probs.shape
         enum = _REDUCTION_ENUM[self.reduction]
         out, self.total = _nll_forward(
-            _rows(log_probs), _flat(self.target), self.weight, enum, self.ignore_index
+            rows_of(log_probs), flat(self.target), self.weight, enum, self.ignore_index
         )
         return out.reshape(self.target.shape) if self.reduction == "none" else out
 
@@ -92,18 +70,14 @@ class NLLLoss(Gate):
         weights = valid.to(grad_output.dtype)
         if self.weight is not None:
             weights = weights * self.weight[safe]
-        scale = _per_row_scale(grad_output, self.reduction, self.total)
+        scale = per_row_scale(grad_output, self.reduction, self.total)
         # An ignored row gets exactly 0, even when every row is ignored and scale is 1/0.
         values = (-weights * scale).masked_fill_(~valid, 0)
-        rows = grad_output.new_zeros((targets.shape[0], _classes(self.shape)))
-        return (_unrows(rows.scatter_(1, safe, values), self.shape),)
+        rows = grad_output.new_zeros((targets.shape[0], classes_of(self.shape)))
+        return (unrows(rows.scatter_(1, safe, values), self.shape),)
 
     def explain(self, tensors, error):
-        return _explain_targets("nll_loss", tensors[0], self.target, self.ignore_index, error)
-
-
-def _classes(shape) -> int:
-    return shape[0] if len(shape) == 1 else shape[1]
+        return explain_targets("nll_loss", tensors[0], self.target, self.ignore_index, error)
 
 
 class CrossEntropy(Gate):
@@ -112,10 +86,12 @@ class CrossEntropy(Gate):
     dL_i/dx_i = softmax(x_i) * sum_c g_ic - g_i,  where g_i = -dL_i/dz_i:
     g_ic = (1 - eps) v_i w_{y_i} [c == y_i] + (eps / C) v_i w_c.
     Without weights, smoothing or ignored rows that is the well-known
-    softmax(x_i) - onehot(y_i). :meth:`reference_backward` computes it so;
-    ``backward`` runs torch's fused kernels for the same two steps (the nll
-    part, then log_softmax's chain rule), about twice as fast on small batches.
-    A test proves the two equal.
+    softmax(x_i) - onehot(y_i). :meth:`reference_backward` computes it so.
+    ``backward`` takes the faster of two routes to the same numbers: that
+    plain formula in three in-place kernels where it applies (a large usual
+    batch on the CPU, see :meth:`_plain`), else torch's fused kernels for the
+    two steps (the nll part, then log_softmax's chain rule). A test proves
+    both equal to the reference.
     """
 
     def __init__(
@@ -129,13 +105,15 @@ class CrossEntropy(Gate):
         self.target, self.weight = target, weight
         self.ignore_index, self.reduction = ignore_index, reduction
         self.label_smoothing = label_smoothing
+        # the plain formula may serve backward (see _plain)
+        self.plain = weight is None and not label_smoothing and reduction != "none"
 
     def forward(self, logits):
         self.shape = logits.shape
-        self.log_probs = torch.log_softmax(_rows(logits), 1)
+        self.log_probs = torch.log_softmax(rows_of(logits), 1)
         enum = _REDUCTION_ENUM[self.reduction]
         out, self.total = _nll_forward(
-            self.log_probs, _flat(self.target), self.weight, enum, self.ignore_index
+            self.log_probs, flat(self.target), self.weight, enum, self.ignore_index
         )
         eps = self.label_smoothing
         if eps:
@@ -145,29 +123,50 @@ class CrossEntropy(Gate):
     def _smooth_loss(self):
         """-sum_c w_c z_ic per row (0 for an ignored row), reduced as the loss."""
         z = self.log_probs if self.weight is None else self.log_probs * self.weight
-        smooth = -z.sum(1).masked_fill_(_flat(self.target) == self.ignore_index, 0)
+        smooth = -z.sum(1).masked_fill_(flat(self.target) == self.ignore_index, 0)
         if self.reduction == "none":
             return smooth
         return smooth.sum() / self.total if self.reduction == "mean" else smooth.sum()
 
     def backward(self, grad_output):
+        if self._plain():
+            grad = self.log_probs.exp()  # softmax(z)
+            rows = grad.shape[0]
+            grad.scatter_add_(1, flat(self.target).unsqueeze(1), minus_one(grad).expand(rows, 1))
+            grad.mul_(grad_output)  # - onehot(y) above, then each row's share
+            return (unrows(grad.div_(rows) if self.reduction == "mean" else grad, self.shape),)
         eps, enum = self.label_smoothing, _REDUCTION_ENUM[self.reduction]
         nll_grad = grad_output.reshape(-1) if self.reduction == "none" else grad_output
         grad_z = _nll_backward(
             nll_grad * (1 - eps) if eps else nll_grad,
-            self.log_probs, _flat(self.target), self.weight, enum, self.ignore_index, self.total,
+            self.log_probs, flat(self.target), self.weight, enum, self.ignore_index, self.total,
         )  # fmt: skip
         if eps:
             grad_z = grad_z - self._smoothing_grad(grad_output)
         grad = _log_softmax_backward(grad_z, self.log_probs, 1, self.log_probs.dtype)
-        return (_unrows(grad, self.shape),)
+        return (unrows(grad, self.shape),)
+
+    def _plain(self) -> bool:
+        """True when the plain formula serves backward: the loss is the mean (or sum)
+        of -log softmax at each target, and the batch is large enough for it to win.
+
+        No weights, no smoothing, and no row ignored (the forward's total
+        weight counts every row). torch's fused kernels cost time per row, the
+        plain route's three kernels mostly per call: the plain one is faster
+        from about 64 rows on. (Only on the CPU, where reading the total costs
+        nothing; on a GPU it would wait for the device.)
+        """
+        rows = self.log_probs.shape[0]
+        if not self.plain or rows < 64 or not self.log_probs.is_cpu:
+            return False
+        return int(self.total) == rows
 
     def _smoothing_grad(self, grad_output):
         """(eps / C) v_i w_c times each row's share of the output gradient."""
         classes = self.log_probs.shape[1]
         valid = (self.target.reshape(-1, 1) != self.ignore_index).to(grad_output.dtype)
         weights = valid if self.weight is None else valid * self.weight
-        scale = _per_row_scale(grad_output, self.reduction, self.total)
+        scale = per_row_scale(grad_output, self.reduction, self.total)
         return weights * scale * (self.label_smoothing / classes)
 
     def reference_backward(self, grad_output):
@@ -184,12 +183,12 @@ class CrossEntropy(Gate):
             smooth = valid.to(g.dtype) if self.weight is None else valid * self.weight
             g = g + (eps / g.shape[1]) * smooth
         softmax = self.log_probs.exp()
-        scale = _per_row_scale(grad_output, self.reduction, self.total)
+        scale = per_row_scale(grad_output, self.reduction, self.total)
         grad = (softmax * g.sum(1, keepdim=True) - g) * scale
-        return (_unrows(grad.masked_fill_(~valid, 0), self.shape),)
+        return (unrows(grad.masked_fill_(~valid, 0), self.shape),)
 
     def explain(self, tensors, error):
-        return _explain_targets("cross_entropy", tensors[0], self.target, self.ignore_index, error)
+        return explain_targets("cross_entropy", tensors[0], self.target, self.ignore_index, error)
 
 
 class SoftCrossEntropy(Gate):
@@ -204,96 +203,29 @@ class SoftCrossEntropy(Gate):
 
     def forward(self, logits, target):
         self.shape = logits.shape
-        self.log_probs = torch.log_softmax(_rows(logits), 1)
+        self.log_probs = torch.log_softmax(rows_of(logits), 1)
         eps, classes = self.label_smoothing, self.log_probs.shape[1]
-        self.target = _rows(target) * (1 - eps) + eps / classes if eps else _rows(target)
+        self.target = rows_of(target) * (1 - eps) + eps / classes if eps else rows_of(target)
         self.weighted = self.target if self.weight is None else self.target * self.weight
         losses = -(self.log_probs * self.weighted).sum(1)
         self.rows = losses.shape[0]
         if self.reduction == "none":
-            return losses.reshape(_batch_shape(self.shape))
+            return losses.reshape(batch_shape(self.shape))
         total = losses.sum()
         return total / self.rows if self.reduction == "mean" else total
 
     def backward(self, grad_output):
         need_x, need_t = self.needs_input_grad
-        scale = _per_row_scale(grad_output, self.reduction, self.rows)
+        scale = per_row_scale(grad_output, self.reduction, self.rows)
         grad_x = grad_t = None
         if need_x:
             softmax = self.log_probs.exp()
             grad_x = (softmax * self.weighted.sum(1, keepdim=True) - self.weighted) * scale
-            grad_x = _unrows(grad_x, self.shape)
+            grad_x = unrows(grad_x, self.shape)
         if need_t:
             z = self.log_probs if self.weight is None else self.log_probs * self.weight
-            grad_t = _unrows(-(1 - self.label_smoothing) * z * scale, self.shape)
+            grad_t = unrows(-(1 - self.label_smoothing) * z * scale, self.shape)
         return grad_x, grad_t
-
-
-def _batch_shape(shape) -> tuple:
-    """The scores' shape without the class dimension: the shape of one loss per position."""
-    return () if len(shape) == 1 else (shape[0],) + tuple(shape[2:])
-
-
-def _explain_targets(op, scores, target, ignore_index, error):
-    classes = _classes(scores.shape) if scores.ndim else "?"
-    kept = target[target != ignore_index]
-    found = f"values from {int(kept.min())} to {int(kept.max())}" if kept.numel() else "none"
-    # (torch's own words, "Target 5 is out of bounds", name one value, not the range)
-    return OutOfRangeError(
-        message(
-            op,
-            f"every target a class index in [0, {classes})",
-            found,
-            f"the model has {classes} outputs; check the labels or the last layer's size "
-            f"(targets equal to ignore_index={ignore_index} are skipped)",
-        )
-    )
-
-
-def _class_targets(op: str, scores, target, weight) -> tuple:
-    """The targets and weight as plain tensors, checked for dtype and shape."""
-    if target.__class__ is not torch.Tensor:
-        target = target.value if isinstance(target, Variable) else torch.as_tensor(target)
-    if target.dtype is not torch.int64:
-        hint = "convert them with target.long()"
-        if target.is_floating_point():
-            hint += (
-                "; for class probabilities use cross_entropy with targets shaped like the scores"
-            )
-        raise DTypeError(
-            message(
-                op, "integer class indices of dtype int64 (long)", f"dtype {target.dtype}", hint
-            )
-        )
-    shape = scores.shape
-    usual = len(shape) == 2 and target.ndim == 1 and target.shape[0] == shape[0]  # (N, C), (N,)
-    if not usual and (not shape or tuple(target.shape) != _batch_shape(shape)):
-        raise ShapeError(
-            message(
-                op,
-                "scores (N, C) with targets (N,), (N, C, d1, ...) with (N, d1, ...), or (C,) "
-                "with a 0-dim target",
-                f"scores {format_shape(shape)} and targets {format_shape(target.shape)}",
-                "the classes are dimension 1 of the scores; the targets have the other dimensions",
-            )
-        )
-    if weight is not None:
-        _check_weight(op, scores, weight)
-        weight = constant(op, "weight", weight)
-    return target, weight
-
-
-def _check_weight(op: str, scores, weight) -> None:
-    classes = _classes(scores.shape) if scores.ndim else 0
-    if tuple(weight.shape) != (classes,):
-        raise ShapeError(
-            message(
-                op,
-                f"weight with one value per class, shape ({classes},)",
-                format_shape(weight.shape),
-                "give each class a weight, e.g. inverse class frequencies",
-            )
-        )
 
 
 def cross_entropy(
@@ -309,14 +241,19 @@ def cross_entropy(
     """Softmax cross-entropy of scores against class indices or class probabilities,
     as torch.nn.functional.cross_entropy (see the module docstring)."""
     check_reduction("cross_entropy", reduction, size_average, reduce)
-    probabilities = isinstance(target, (Variable, torch.Tensor)) and target.dtype.is_floating_point
-    # (class probabilities: a float target shaped like the scores; class indices otherwise)
-    if probabilities and tuple(target.shape) == tuple(input.shape):
+    indices = target.__class__ is torch.Tensor and target.dtype is torch.int64  # the usual
+    probabilities = (
+        not indices
+        and isinstance(target, (Variable, torch.Tensor))
+        and target.dtype.is_floating_point
+        and tuple(target.shape) == tuple(input.shape)
+    )  # class probabilities: float targets shaped like the scores
+    if probabilities:
         if weight is not None:
-            _check_weight("cross_entropy", input, weight)
+            check_weight("cross_entropy", input, weight)
             weight = constant("cross_entropy", "weight", weight)
         return SoftCrossEntropy(weight, reduction, label_smoothing)(input, target)
-    target, weight = _class_targets("cross_entropy", input, target, weight)
+    target, weight = class_targets("cross_entropy", input, target, weight)
     return CrossEntropy(target, weight, ignore_index, reduction, label_smoothing)(input)
 
 
@@ -332,5 +269,5 @@ def nll_loss(
     """Negative log-likelihood of log-probabilities against class indices,
     as torch.nn.functional.nll_loss (see the module docstring)."""
     check_reduction("nll_loss", reduction, size_average, reduce)
-    target, weight = _class_targets("nll_loss", input, target, weight)
+    target, weight = class_targets("nll_loss", input, target, weight)
     return NLLLoss(target, weight, ignore_index, reduction)(input)
