@@ -14,17 +14,17 @@ from __future__ import annotations
 import pytest
 import torch
 
+# torch's OpInfo database ships in the torch wheel; importing it needs the
+# expecttest package, which the dev extra installs. A missing one must fail
+# the suite, not skip it.
+from torch.testing._internal import common_methods_invocations
+from torch.testing._internal.common_utils import noncontiguous_like
+
 import minigrad as mg
 from minigrad.errors import UnsupportedArgumentError
 from tests.conftest import DEVICES
 from tests.opinfo_report import TALLIES, Tally
 from tests.opinfo_table import ROWS, OpRow
-
-common_methods_invocations = pytest.importorskip(
-    "torch.testing._internal.common_methods_invocations",
-    reason="torch's OpInfo database needs the expecttest package (pip install expecttest)",
-)
-from torch.testing._internal.common_utils import noncontiguous_like  # noqa: E402
 
 OPINFOS = {(op.name, op.variant_test_name): op for op in common_methods_invocations.op_db}
 
