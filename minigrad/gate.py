@@ -32,10 +32,12 @@ import torch
 
 from minigrad.anomaly import AnomalyMode, check_finite
 from minigrad.errors import (
+    ArgumentError,
     ContextError,
     DeviceError,
     DTypeError,
     GateError,
+    MinigradError,
     ShapeError,
     UnfinishedGateError,
     format_shape,
@@ -140,10 +142,12 @@ class Gate:
         self.needs_input_grad = tuple(needs) if recording else (False,) * len(needs)
         try:
             out = self.forward(*tensors)
-        except NotImplementedError:
-            raise  # a gate that is not finished yet: its own message says so
+        except (NotImplementedError, MinigradError):
+            raise  # an unfinished gate, or an error that already explains itself
         except (RuntimeError, IndexError) as error:
             raise self.explain(tensors, error) from error
+        except (TypeError, ValueError) as error:  # an argument torch cannot take
+            raise _bad_argument(self, error) from error
 
         if isinstance(out, torch.Tensor):  # one output, the usual case
             result = _wrap(out, recording, context)
@@ -200,6 +204,16 @@ def _constant(x, tensors: list):
         return x
     like = next((t for t in tensors if isinstance(t, torch.Tensor)), None)
     return as_tensor(x, device=like.device if like is not None else None)
+
+
+def _bad_argument(gate: Gate, error: Exception) -> ArgumentError:
+    """torch refused an argument's kind or value (``reshape(x, "a")``): say so in our words."""
+    return ArgumentError(
+        f"{gate.name}: expected arguments of the kinds {gate.name} takes (its docstring says "
+        f"which: help({type(gate).__name__})), got one torch refused\n"
+        f"torch said: {str(error).splitlines()[0] if str(error) else type(error).__name__}\n"
+        "help: compare the call with the op's signature, e.g. shapes as ints, dims as ints"
+    )
 
 
 def _mixed_dtypes(gate: Gate, first: torch.dtype, second: torch.dtype) -> DTypeError:

@@ -301,6 +301,13 @@ BAD_INPUTS = [
         ("weight", "(3,)", "(2,)"),
     ),
     Bad("reshape to too many", lambda: v(2, 3).reshape(4, 2), ShapeError, "reshape", ("6",)),
+    Bad(
+        "reshape to a string (torch's own TypeError, in our words)",
+        lambda: v(2, 3).reshape("a"),
+        ArgumentError,
+        "Reshape",
+        ("torch said", "tuple of ints"),
+    ),
     Bad("expand a size-3 dim", lambda: v(3, 1).expand(2, 4), ShapeError, "expand", ("(3, 1)",)),
     Bad("split sizes that miss", lambda: mg.split(v(4), [1, 2]), ShapeError, "split", ("4",)),
     Bad("cat of mismatched shapes", lambda: mg.cat([v(2, 3), v(3, 2)]), ShapeError, "cat"),
