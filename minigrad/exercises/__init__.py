@@ -15,7 +15,8 @@ the answer; the last hint tier says how to load the solution
 
 Reading order: ``diagnoses`` (kinds of mistakes) -> ``compare`` (what is
 wrong, where) -> ``registry`` (exercises and hints) -> ``outcomes`` (progress) ->
-``checking`` (running a check) -> ``lesson01`` ... ``lesson13``.
+``checking`` (running a check) -> ``chain`` (a chain of gradients, checked in
+backward order) -> ``lesson01`` ... ``lesson17``.
 
 How to add an exercise
 ======================
@@ -118,6 +119,23 @@ from minigrad.exercises.lesson12 import (
 )
 from minigrad.exercises.lesson13 import check_accumulate, check_average_shards
 
+# Part 2 of the course (lessons 14 to 17).
+from minigrad.exercises.lesson14 import (
+    check_cross_entropy_grad,
+    check_stable_log_softmax,
+    check_staged_backward,
+    compare_stages,
+    init_mlp,
+    mlp_on_tape,
+    mlp_stages,
+    tape_gradients,
+)
+from minigrad.exercises.lesson15 import (
+    check_batchnorm_backward,
+    check_layernorm_backward,
+    check_running_stats,
+)
+
 __all__ = [
     "Check",
     "CheckResult",
@@ -170,4 +188,16 @@ __all__ = [
     # lesson 13
     "check_accumulate",
     "check_average_shards",
+    # lessons 14 to 17
+    "check_cross_entropy_grad",
+    "check_stable_log_softmax",
+    "check_staged_backward",
+    "compare_stages",
+    "init_mlp",
+    "mlp_on_tape",
+    "mlp_stages",
+    "tape_gradients",
+    "check_batchnorm_backward",
+    "check_layernorm_backward",
+    "check_running_stats",
 ]

@@ -29,6 +29,10 @@ LESSONS = {
     11: "11_on_a_gpu",
     12: "12_debugging",
     13: "13_data_parallel",
+    14: "14_softmax_by_hand",
+    15: "15_normalisation_backward",
+    16: "16_convolution_backward",
+    17: "17_rnn_bptt",
 }
 
 
