@@ -135,6 +135,11 @@ from minigrad.exercises.lesson15 import (
     check_layernorm_backward,
     check_running_stats,
 )
+from minigrad.exercises.lesson16 import (
+    check_conv_backward,
+    check_conv_unfold,
+    check_maxpool_backward,
+)
 
 __all__ = [
     "Check",
@@ -200,4 +205,7 @@ __all__ = [
     "check_batchnorm_backward",
     "check_layernorm_backward",
     "check_running_stats",
+    "check_conv_backward",
+    "check_conv_unfold",
+    "check_maxpool_backward",
 ]
