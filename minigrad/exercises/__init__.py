@@ -140,6 +140,18 @@ from minigrad.exercises.lesson16 import (
     check_conv_unfold,
     check_maxpool_backward,
 )
+from minigrad.exercises.lesson17 import (
+    check_bptt,
+    check_rnn_step_backward,
+    check_truncated_bptt,
+    gradient_through_time,
+    gru_cell,
+    gru_params,
+    rnn_cell,
+    rnn_forward,
+    rnn_params,
+    step_shares,
+)
 
 __all__ = [
     "Check",
@@ -208,4 +220,14 @@ __all__ = [
     "check_conv_backward",
     "check_conv_unfold",
     "check_maxpool_backward",
+    "check_bptt",
+    "check_rnn_step_backward",
+    "check_truncated_bptt",
+    "gradient_through_time",
+    "gru_cell",
+    "gru_params",
+    "rnn_cell",
+    "rnn_forward",
+    "rnn_params",
+    "step_shares",
 ]

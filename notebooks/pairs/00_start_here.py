@@ -5,6 +5,8 @@
 # learns: the derivative, the chain rule, the tape that records a computation, the reverse
 # walk over it (backpropagation), tensors, your own ops, gradient checking, modules,
 # optimisers, learning-rate schedules, a real training loop, a CNN, a GPU, and debugging.
+# Part 2 then has you write by hand the backward passes the library did for you: softmax
+# and cross-entropy, normalisation, convolution and recurrent networks.
 #
 # You learn it with **minigrad**, a small autograd and neural-network library written to be
 # read: every op is a short class with its forward and its backward side by side, and the
@@ -31,6 +33,11 @@
 # | 11 | [on a GPU](11_on_a_gpu.ipynb) | tensors and module state on the right device |
 # | 12 | [debugging](12_debugging.ipynb) | the first NaN, dead ReLUs, clipping exploding gradients |
 # | 13 | [data-parallel training](13_data_parallel.ipynb) | averaging the shards' gradients, gradient accumulation, two real processes |
+# | | **part 2: the backward passes by hand** | |
+# | 14 | [softmax and cross-entropy by hand](14_softmax_by_hand.ipynb) | a stable log-softmax, and a whole MLP's backward, stage by stage |
+# | 15 | [normalisation backward](15_normalisation_backward.ipynb) | batch norm and layer norm backward, running statistics |
+# | 16 | [convolution backward](16_convolution_backward.ipynb) | conv as unfold plus matmul, its backward, max-pool with ties |
+# | 17 | [recurrent networks and backprop through time](17_rnn_bptt.ipynb) | an RNN step, full and truncated BPTT |
 #
 # ## How the exercises work
 #
