@@ -1,10 +1,11 @@
 # %% [markdown]
 # # Start here: learning backprop by doing it
 #
-# This course builds up, in twelve lessons, everything that happens when a neural network
+# This course builds up, in thirteen lessons, everything that happens when a neural network
 # learns: the derivative, the chain rule, the tape that records a computation, the reverse
 # walk over it (backpropagation), tensors, your own ops, gradient checking, modules,
-# optimisers, learning-rate schedules, a real training loop, a CNN, a GPU, and debugging.
+# optimisers, learning-rate schedules, a real training loop, a CNN, a GPU, debugging, and
+# training on several processes at once.
 # Part 2 then has you write by hand the backward passes the library did for you: softmax
 # and cross-entropy, normalisation, convolution and recurrent networks.
 #

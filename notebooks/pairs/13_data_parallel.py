@@ -264,4 +264,4 @@ print("losses per epoch, 2 processes:", [f"{r['loss']:.12f}" for r in saved["his
 # changes.
 
 # %% [markdown]
-# **That is the course.** See which exercises you passed on [Start here](00_start_here.ipynb) · **Previous:** [Lesson 12: debugging training](12_debugging.ipynb)
+# **Next:** [Lesson 14: softmax and cross-entropy by hand](14_softmax_by_hand.ipynb) (part 2 of the course) · **Previous:** [Lesson 12: debugging training](12_debugging.ipynb) · See which exercises you passed on [Start here](00_start_here.ipynb)

@@ -251,4 +251,4 @@ if passed:
 # derivative of the stage before it.
 
 # %% [markdown]
-# **Next:** [Lesson 15: normalisation backward](15_normalisation_backward.ipynb) · **Previous:** [Lesson 12: debugging training](12_debugging.ipynb) · [Start here](00_start_here.ipynb)
+# **Next:** [Lesson 15: normalisation backward](15_normalisation_backward.ipynb) · **Previous:** [Lesson 13: data-parallel training](13_data_parallel.ipynb) · [Start here](00_start_here.ipynb)
