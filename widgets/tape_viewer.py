@@ -18,6 +18,7 @@ import itertools
 
 import ipywidgets as ipw
 import torch
+import traitlets
 
 import minigrad as mg
 from minigrad.errors import format_shape
@@ -50,6 +51,7 @@ class TapeViewer(StaticForm, ipw.VBox):
     """
 
     static_mime = "image/svg+xml"
+    position = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, root, grad=None, max_nodes: int | None = 300, params=None):
         super().__init__()
@@ -85,6 +87,7 @@ class TapeViewer(StaticForm, ipw.VBox):
         self.slider = ipw.IntSlider(0, min=0, max=last, description="step", continuous_update=True)
         self.play = ipw.Play(value=0, min=0, max=last, interval=700, description="play")
         ipw.jslink((self.play, "value"), (self.slider, "value"))
+        ipw.link((self, "position"), (self.slider, "value"))
         self.prev_button = ipw.Button(description="previous", icon="step-backward")
         self.next_button = ipw.Button(description="next", icon="step-forward")
         self.prev_button.add_class("mg-prev")
@@ -108,17 +111,13 @@ class TapeViewer(StaticForm, ipw.VBox):
         controls = ipw.HBox([self.prev_button, self.next_button, self.play, self.slider])
         lower = ipw.HBox([self.table, self.details])
         self.children = [controls, self.status, self.style_html, self.graph_html, lower]
-        self.slider.observe(lambda change: self._show(), names="value")
+        self.observe(lambda change: self._show(), names="position")
         self._show()
 
     # -- moving ---------------------------------------------------------------
-    @property
-    def position(self) -> int:
-        return self.slider.value
-
-    @position.setter
-    def position(self, value: int) -> None:
-        self.slider.value = max(0, min(int(value), self.slider.max))
+    @traitlets.validate("position")
+    def _within_the_tape(self, proposal) -> int:
+        return max(0, min(int(proposal["value"]), max(len(self.steps) - 1, 0)))
 
     def next(self) -> None:
         self.position = self.position + 1
