@@ -1,4 +1,8 @@
-"""Widget speed: draw_tape on 2,000 nodes (< 2 s) and one TapeViewer step on 200 nodes (< 100 ms).
+"""Widget speed: draw_tape, a TapeViewer step, and one redraw of each live training plot.
+
+Targets: draw_tape on 2,000 nodes < 2 s; one TapeViewer step on 200 nodes
+< 100 ms; one TrainingMonitor or GradientFlow redraw after 1,000 steps
+< 20 ms (they redraw a few times a second while a model trains).
 
 Run: .venv/bin/python -m benchmarks.bench_widgets   (prints medians of several runs)
 """
@@ -11,7 +15,7 @@ import time
 import torch
 
 import minigrad as mg
-from widgets import TapeViewer, draw_tape
+from widgets import GradientFlow, GradientHistory, TapeViewer, TrainingMonitor, draw_tape
 
 
 def chain(n: int, keep: bool = False):
@@ -51,6 +55,22 @@ def main() -> None:
 
     per_step = median_seconds(one_step, 200)
     print(f"TapeViewer on 200 nodes, one step (median of 200):          {per_step * 1e3:.2f} ms")
+
+    monitor = TrainingMonitor()
+    for step in range(1, 1001):
+        monitor.history.log(loss=1 / step, lr=0.1, **({"val_accuracy": 0.9} if step % 50 else {}))
+    redraw = median_seconds(monitor.redraw, 20)
+    print(f"TrainingMonitor after 1,000 steps, one redraw:              {redraw * 1e3:.2f} ms")
+    model = mg.nn.Sequential(mg.nn.Linear(64, 64), mg.nn.ReLU(), mg.nn.Linear(64, 10))
+    history = GradientHistory(model, share=1.0)
+    x = torch.randn(32, 64)
+    for _ in range(1000):
+        model.zero_grad()
+        model(mg.tensor(x)).sum().backward()
+        history.record(model)
+    flow = GradientFlow(history=history)
+    redraw = median_seconds(flow.redraw, 20)
+    print(f"GradientFlow after 1,000 steps, one redraw:                 {redraw * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":

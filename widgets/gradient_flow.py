@@ -19,8 +19,7 @@ import ipywidgets as ipw
 import numpy as np
 import traitlets
 
-from minigrad.training import Callback
-from widgets.live import RedrawBudget
+from widgets.live import LiveView
 from widgets.recorders import GradientHistory
 from widgets.static import StaticForm
 from widgets.svg_chart import bar_panel, chart, heatmap_panel
@@ -35,7 +34,7 @@ HEALTHY, FLAGGED = "#2e86c1", "#c0392b"
 MAX_COLUMNS = 1200  # heatmap columns: enough for the width of a screen
 
 
-class GradientFlow(StaticForm, ipw.VBox, Callback):
+class GradientFlow(StaticForm, ipw.VBox, LiveView):
     """Gradient statistics per parameter and step. See the module docstring.
 
     ``model`` (optional) is what ``record()`` reads when called without an
@@ -65,9 +64,6 @@ class GradientFlow(StaticForm, ipw.VBox, Callback):
             )
         super().__init__()
         self.add_class("mg-gradient-flow")
-        self.history = history if history is not None else GradientHistory(
-            model, vanishing, exploding
-        )  # fmt: skip
         self.statistic = statistic
         self.menu = ipw.Dropdown(options=list(STATISTICS.items()), description="show")
         self.menu.add_class("mg-statistic")
@@ -79,8 +75,9 @@ class GradientFlow(StaticForm, ipw.VBox, Callback):
         self.plot.layout.width = "100%"
         self.layout.width = "100%"
         self.children = [self.menu, self.flags_html, self.plot]
-        self.budget = RedrawBudget(self.redraw, interval=interval, every=every)
-        self.history.watch(self._on_change)
+        if history is None:
+            history = GradientHistory(model, vanishing, exploding)
+        self.follow(history, interval, every)
         self.observe(lambda _: self.redraw(), names="statistic")
         self.redraw()
 
@@ -107,19 +104,6 @@ class GradientFlow(StaticForm, ipw.VBox, Callback):
     @property
     def flags(self) -> dict[str, list[str]]:
         return self.history.flags
-
-    # -- as a Trainer callback -----------------------------------------------------------
-    def on_train_begin(self, trainer) -> None:
-        self.history.on_train_begin(trainer)
-
-    def on_batch_end(self, trainer, batch: int, loss: float) -> None:
-        self.history.on_batch_end(trainer, batch, loss)
-
-    def on_train_end(self, trainer) -> None:
-        self.history.on_train_end(trainer)
-
-    def _on_change(self, done: bool) -> None:
-        self.budget.changed(done)
 
     # -- drawing ----------------------------------------------------------------------
     @property

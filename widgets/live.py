@@ -16,6 +16,7 @@ import time
 import weakref
 from collections.abc import Callable
 
+from minigrad.training import Callback
 from widgets.budget import TimeBudget
 from widgets.static import refresh_pictures
 
@@ -75,6 +76,35 @@ class RedrawBudget:
         self.pending = False
         _PENDING.discard(self)
         self.budget.spend(self.draw)
+
+
+class LiveView(Callback):
+    """Mixin for a widget that views a recorder (``self.history``) and redraws on a budget.
+
+    As a Trainer callback it hands every moment to its recorder, which does
+    the recording; the recorder's news come back to ``changed``.
+    """
+
+    def follow(self, history, interval: float, every: int) -> None:
+        """View ``history``: redraw (``self.redraw``) on a budget when it changes."""
+        self.history = history
+        self.budget = RedrawBudget(self.redraw, interval=interval, every=every)
+        history.watch(self.budget.changed)
+
+    def on_train_begin(self, trainer) -> None:
+        self.history.on_train_begin(trainer)
+
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        self.history.on_epoch_begin(trainer, epoch)
+
+    def on_batch_end(self, trainer, batch: int, loss: float) -> None:
+        self.history.on_batch_end(trainer, batch, loss)
+
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        self.history.on_epoch_end(trainer, epoch, record)
+
+    def on_train_end(self, trainer) -> None:
+        self.history.on_train_end(trainer)
 
 
 def flush_live_widgets(*_) -> None:

@@ -238,9 +238,11 @@ class LRScheduleExplorer(StaticForm, ipw.VBox):
             curves.append(Series("torch", e, self.torch_lrs, dashed=True, step=True))
         title = self.shown_settings.get("kind", self.kind)
         top = line_panel(title, curves, xlabel="", ylabel="lr used during epoch", width=3)
-        difference = np.subtract(self.lrs, self.torch_lrs).tolist() if self.torch_lrs else []
-        gap = Series("difference", e, difference, colour="#c0392b", step=True)
-        bottom = line_panel("minigrad - torch", [gap], xlabel="epoch", ylabel="difference",
+        gaps = []
+        if self.torch_lrs:
+            difference = np.subtract(self.lrs, self.torch_lrs).tolist()
+            gaps.append(Series("difference", e, difference, colour="#c0392b", step=True))
+        bottom = line_panel("minigrad - torch", gaps, xlabel="epoch", ylabel="difference",
                             width=1.4)  # fmt: skip
         return chart([top, bottom], width=620, height=430, css="mg-chart", fluid=fluid,
                      vertical=True)  # fmt: skip

@@ -93,4 +93,6 @@ def refresh_pictures() -> None:
 
     for widget in list(_STALE):
         _STALE.discard(widget)
+        if getattr(widget, "comm", True) is None:  # closed: nothing shows it any more
+            continue
         update_display(widget._repr_mimebundle_(), raw=True, display_id=widget._display_id)

@@ -45,6 +45,10 @@ def _text(x, y, text, size=11, anchor="middle", css="", extra="") -> str:
     )
 
 
+def _line(x1, y1, x2, y2, stroke="#333") -> str:
+    return f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{stroke}"/>'
+
+
 def format_number(value: float, log: bool = False) -> str:
     """A tick label: ``10⁻³`` for a power of ten on a log axis, else a short decimal."""
     if log and value > 0:
@@ -68,14 +72,15 @@ class Scale:
             lo, hi = (lo / 2, lo * 2) if log else (lo - 1, hi + 1)
         self.lo, self.hi, self.start, self.end, self.log = lo, hi, start, end, log
 
-    def _unit(self, value: float) -> float:
+    def _unit(self, value):
         if self.log:
-            return (math.log10(value) - math.log10(self.lo)) / (
+            return (np.log10(value) - math.log10(self.lo)) / (
                 math.log10(self.hi) - math.log10(self.lo)
             )
         return (value - self.lo) / (self.hi - self.lo)
 
-    def __call__(self, value: float) -> float:
+    def __call__(self, value):
+        """The pixel of a value (or a numpy array of pixels for an array of values)."""
         return self.start + (self.end - self.start) * self._unit(value)
 
     def _inside(self, values) -> list[float]:
@@ -142,6 +147,13 @@ def _is_power_of_ten(value: float) -> bool:
     return value > 0 and abs(math.log10(value) - round(math.log10(value))) < 1e-9
 
 
+def labelled_ticks(scale: Scale, integer: bool = False) -> list[tuple[float, float, str]]:
+    """``(value, pixel, label)`` per tick; a log axis says 10ⁿ when every tick is a power of 10."""
+    ticks = scale.ticks(5, integer=integer)
+    powers = scale.log and all(_is_power_of_ten(v) for v in ticks)
+    return [(v, scale(v), format_number(v, powers)) for v in ticks]
+
+
 def _axes(box, title, xscale, yscale, xlabel, ylabel, integer_x, integer_y=False) -> list[str]:
     """Frame, ticks, tick labels, title and axis labels of one plotting area."""
     x0, x1 = sorted((xscale.start, xscale.end))
@@ -150,25 +162,13 @@ def _axes(box, title, xscale, yscale, xlabel, ylabel, integer_x, integer_y=False
         f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
         'fill="white" stroke="#333" stroke-width="1"/>'
     ]
-    xticks = xscale.ticks(5, integer=integer_x)
-    powers = xscale.log and all(_is_power_of_ten(v) for v in xticks)
-    for value in xticks:
-        x = xscale(value)
-        out.append(
-            f'<line x1="{x:.1f}" y1="{y1:.1f}" x2="{x:.1f}" y2="{y1 + 4:.1f}" stroke="#333"/>'
-        )
-        out.append(_text(x, y1 + 15, format_number(value, powers), css="mg-xtick",
+    for value, x, label in labelled_ticks(xscale, integer_x):
+        out.append(_line(x, y1, x, y1 + 4))
+        out.append(_text(x, y1 + 15, label, css="mg-xtick", extra=f' data-value="{value!r}"'))
+    for value, y, label in labelled_ticks(yscale, integer_y):
+        out.append(_line(x0 - 4, y, x0, y) + _line(x0, y, x1, y, "#eee"))
+        out.append(_text(x0 - 6, y + 4, label, anchor="end", css="mg-ytick",
                          extra=f' data-value="{value!r}"'))  # fmt: skip
-    yticks = yscale.ticks(5, integer=integer_y)
-    powers = yscale.log and all(_is_power_of_ten(v) for v in yticks)
-    for value in yticks:
-        y = yscale(value)
-        out.append(
-            f'<line x1="{x0 - 4:.1f}" y1="{y:.1f}" x2="{x0:.1f}" y2="{y:.1f}" stroke="#333"/>'
-        )
-        out.append(f'<line x1="{x0:.1f}" y1="{y:.1f}" x2="{x1:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-        out.append(_text(x0 - 6, y + 4, format_number(value, powers), anchor="end",
-                         css="mg-ytick", extra=f' data-value="{value!r}"'))  # fmt: skip
     out.append(_text((x0 + x1) / 2, box.y + 14, title, size=12, css="mg-title"))
     if xlabel:
         out.append(_text((x0 + x1) / 2, box.y + box.h - 4, xlabel, css="mg-xlabel"))
@@ -182,9 +182,9 @@ def _axes(box, title, xscale, yscale, xlabel, ylabel, integer_x, integer_y=False
     return out
 
 
-def _polyline(points: list[tuple[float, float]], colour, dashed, label) -> str:
+def _polyline(xs: np.ndarray, ys: np.ndarray, colour, dashed, label) -> str:
     dash = ' stroke-dasharray="5 3"' if dashed else ""
-    coords = " ".join(f"{x:.2f},{y:.2f}" for x, y in points)
+    coords = " ".join(map("{:.2f},{:.2f}".format, xs.tolist(), ys.tolist()))
     return (
         f'<polyline class="mg-series" data-label="{html.escape(label)}" points="{coords}" '
         f'fill="none" stroke="{colour}" stroke-width="1.6"{dash}/>'
@@ -226,6 +226,11 @@ def line_panel(
     """Curves against x (integer ticks by default: steps and epochs are whole numbers)."""
     for k, s in enumerate(series):
         s.colour = s.colour or COLOURS[k % len(COLOURS)]
+        if len(s.xs) != len(s.ys):
+            raise ValueError(
+                f"line_panel: curve {s.label!r} has {len(s.xs)} x values and {len(s.ys)} y values"
+                "\nhelp: give one y per x"
+            )
 
     def draw(box: Box) -> str:
         all_x = [x for s in series for x in s.xs]
@@ -243,21 +248,17 @@ def line_panel(
             if s.step:  # the value holds until the next x
                 px = [v for a, b in zip(px, px[1:] + [px[-1] + 1]) for v in (a, b)] if px else []
                 py = [v for v in py for _ in (0, 1)]
-            segment = []
-            for x, y in zip(px, py):
-                if math.isfinite(y) and (y > 0 or not log_y):
-                    segment.append((xs(x), ys(y)))
-                    continue
-                if segment:
-                    out.append(_polyline(segment, s.colour, s.dashed, s.label))
-                segment = []
-            if segment:
-                out.append(_polyline(segment, s.colour, s.dashed, s.label))
+            px, py = np.asarray(px, dtype=float), np.asarray(py, dtype=float)
+            shown = np.isfinite(py) & ((py > 0) if log_y else True)  # a gap where not
+            to_x, to_y = xs(px), ys(np.where(shown, py, ys.hi))
+            for run in np.split(np.arange(len(px)), np.flatnonzero(~shown)):
+                run = run[shown[run]]
+                if run.size:
+                    out.append(_polyline(to_x[run], to_y[run], s.colour, s.dashed, s.label))
             if s.markers or len(px) == 1:
-                for x, y in zip(px, py):
-                    if math.isfinite(y) and (y > 0 or not log_y):
-                        out.append(f'<circle cx="{xs(x):.2f}" cy="{ys(y):.2f}" r="2.5" '
-                                   f'fill="{s.colour}" class="mg-marker"/>')  # fmt: skip
+                for x, y in zip(to_x[shown].tolist(), to_y[shown].tolist()):
+                    out.append(f'<circle cx="{x:.2f}" cy="{y:.2f}" r="2.5" fill="{s.colour}" '
+                               'class="mg-marker"/>')  # fmt: skip
         if len(series) > 1:
             out.extend(_legend(series, box.x + box.w - 8, box.y + 32))
         return f'<g class="mg-panel" data-title="{html.escape(title)}">{"".join(out)}</g>'
@@ -390,14 +391,9 @@ def _colorbar(scale: Scale, x: float, top: float, bottom: float, cmap: str) -> s
         f'<rect x="{x:.1f}" y="{top:.1f}" width="12" height="{bottom - top:.1f}" fill="none" '
         'stroke="#333"/>',
     ]
-    ticks = bar.ticks(5)
-    powers = bar.log and all(_is_power_of_ten(v) for v in ticks)
-    for value in ticks:
-        y = bar(value)
-        out.append(
-            f'<line x1="{x + 12:.1f}" y1="{y:.1f}" x2="{x + 16:.1f}" y2="{y:.1f}" stroke="#333"/>'
-        )
-        out.append(_text(x + 18, y + 4, format_number(value, powers), size=10, anchor="start",
+    for value, y, label in labelled_ticks(bar):
+        out.append(_line(x + 12, y, x + 16, y))
+        out.append(_text(x + 18, y + 4, label, size=10, anchor="start",
                          css="mg-ctick", extra=f' data-value="{value!r}"'))  # fmt: skip
     return "".join(out)
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import ipywidgets as ipw
 
-from minigrad.training import Callback
-from widgets.live import RedrawBudget
+from widgets.live import LiveView
 from widgets.recorders import TrainingHistory
 from widgets.static import StaticForm
 from widgets.svg_chart import Series, chart, line_panel
@@ -23,7 +22,7 @@ PANELS = ("loss", "accuracy", "lr")
 LOG_PANELS = ("loss", "lr")  # these span decades while training; accuracy does not
 
 
-class TrainingMonitor(StaticForm, ipw.VBox, Callback):
+class TrainingMonitor(StaticForm, ipw.VBox, LiveView):
     """Curves of the logged metrics against step, one panel per metric (with its ``val_`` twin).
 
     ``interval``: the shortest time between redraws; ``every`` n: consider a
@@ -38,7 +37,6 @@ class TrainingMonitor(StaticForm, ipw.VBox, Callback):
     ):  # fmt: skip
         super().__init__()
         self.add_class("mg-training-monitor")
-        self.history = history if history is not None else TrainingHistory(log_batches)
         self.summary = ipw.HTML("no points logged yet")
         self.summary.add_class("mg-monitor-summary")
         self.plot = ipw.HTML()
@@ -46,8 +44,8 @@ class TrainingMonitor(StaticForm, ipw.VBox, Callback):
         self.plot.layout.width = "100%"
         self.layout.width = "100%"
         self.children = [self.summary, self.plot]
-        self.budget = RedrawBudget(self.redraw, interval=interval, every=every)
-        self.history.watch(self._on_change)
+        self.follow(history if history is not None else TrainingHistory(log_batches), interval,
+                    every)  # fmt: skip
         self.redraw()
 
     # -- the recorder's surface, for a hand-written loop ------------------------------
@@ -61,22 +59,6 @@ class TrainingMonitor(StaticForm, ipw.VBox, Callback):
     @property
     def step(self) -> int:
         return self.history.step
-
-    # -- as a Trainer callback: the history records, the widget follows -------------
-    def on_train_begin(self, trainer) -> None:
-        self.history.on_train_begin(trainer)
-
-    def on_batch_end(self, trainer, batch: int, loss: float) -> None:
-        self.history.on_batch_end(trainer, batch, loss)
-
-    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        self.history.on_epoch_end(trainer, epoch, record)
-
-    def on_train_end(self, trainer) -> None:
-        self.history.on_train_end(trainer)
-
-    def _on_change(self, done: bool) -> None:
-        self.budget.changed(done)
 
     # -- drawing ----------------------------------------------------------------------
     def panels(self) -> list[str]:
