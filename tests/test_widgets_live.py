@@ -19,7 +19,6 @@ import pytest
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
-import widgets.static
 from tests import svg_reading as read
 from widgets import GradientFlow, TrainingMonitor
 from widgets.budget import TimeBudget
@@ -31,6 +30,8 @@ STATE = "application/vnd.jupyter.widget-state+json"
 
 
 class FakeClock:
+    """A clock that moves only when told: ``clock.now += seconds``."""
+
     def __init__(self):
         self.now = 0.0
 
@@ -113,10 +114,12 @@ def test_cell_end_hook_is_registered_once_per_shell(monkeypatch):
 
 def test_display_data_carries_the_widget_and_its_current_picture(monkeypatch):
     shown, updated = [], []
-    monkeypatch.setattr("IPython.display.display",
-                        lambda data, raw, display_id: shown.append((data, display_id)))  # fmt: skip
-    monkeypatch.setattr("IPython.display.update_display",
-                        lambda data, raw, display_id: updated.append((data, display_id)))  # fmt: skip
+
+    def keep(into):
+        return lambda data, raw, display_id: into.append((data, display_id))
+
+    monkeypatch.setattr("IPython.display.display", keep(shown))
+    monkeypatch.setattr("IPython.display.update_display", keep(updated))
     monitor = TrainingMonitor(interval=3600)
     monitor._ipython_display_()
     (bundle, display_id), = shown  # fmt: skip

@@ -20,6 +20,7 @@ from matplotlib import colormaps
 import minigrad as mg
 from minigrad.stats import gradient_flags, gradient_stats
 from tests import svg_reading as read
+from tests.test_widgets_live import FakeClock
 from widgets import GradientFlow, GradientHistory, TrainingHistory, TrainingMonitor
 
 
@@ -296,16 +297,6 @@ def test_gradient_flow_takes_its_first_snapshot_when_training_starts():
     expected = steps.expected_matrix("update_ratio")
     assert not np.isnan(expected).any()  # the biases are 0.5 now: every ratio is defined
     np.testing.assert_allclose(flow.matrix("update_ratio"), expected, rtol=1e-5)
-
-
-class FakeClock:
-    """A clock that moves only when told: ``clock.now += seconds``."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_gradient_history_keeps_within_its_time_share_and_always_has_the_last_step():

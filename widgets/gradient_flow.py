@@ -72,8 +72,6 @@ class GradientFlow(StaticForm, ipw.VBox, LiveView):
         self.flags_html.add_class("mg-flags")
         self.plot = ipw.HTML()
         self.plot.add_class("mg-flow-plot")
-        self.plot.layout.width = "100%"
-        self.layout.width = "100%"
         self.children = [self.menu, self.flags_html, self.plot]
         if history is None:
             history = GradientHistory(model, vanishing, exploding)

@@ -172,7 +172,7 @@ class LRScheduleExplorer(StaticForm, ipw.VBox):
         for name, slider in self.sliders.items():
             rows.append(ipw.HBox([slider, self.epochs_box]) if name == "epochs" else slider)
         controls = ipw.VBox([*rows, self.overlay_box])
-        controls.layout.min_width = "440px"
+        controls.layout.min_width = "430px"
         self.children = [ipw.HBox([controls, self.plot]), self.message, self.note, self.summary]
         self.lrs: list[float] = []
         self.torch_lrs: list[float] = []
@@ -244,7 +244,7 @@ class LRScheduleExplorer(StaticForm, ipw.VBox):
             gaps.append(Series("difference", e, difference, colour="#c0392b", step=True))
         bottom = line_panel("minigrad - torch", gaps, xlabel="epoch", ylabel="difference",
                             width=1.4)  # fmt: skip
-        return chart([top, bottom], width=620, height=430, css="mg-chart", fluid=fluid,
+        return chart([top, bottom], width=500, height=400, css="mg-chart", fluid=fluid,
                      vertical=True)  # fmt: skip
 
     def describe(self) -> str:

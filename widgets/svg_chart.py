@@ -90,7 +90,7 @@ class Scale:
     def ticks(self, count: int = 5, integer: bool = False) -> list[float]:
         """Tick values inside the range, as matplotlib's locators would place them."""
         if self.log:
-            for subs in ((1.0,), (1.0, 2.0, 5.0)):
+            for subs in ((1.0,), (1.0, 2.0, 5.0), tuple(range(1, 10))):
                 locator = LogLocator(subs=subs, numticks=count + 2)
                 found = self._inside(locator.tick_values(self.lo, self.hi))
                 if len(found) >= 2:

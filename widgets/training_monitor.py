@@ -41,8 +41,6 @@ class TrainingMonitor(StaticForm, ipw.VBox, LiveView):
         self.summary.add_class("mg-monitor-summary")
         self.plot = ipw.HTML()
         self.plot.add_class("mg-monitor-plot")
-        self.plot.layout.width = "100%"
-        self.layout.width = "100%"
         self.children = [self.summary, self.plot]
         self.follow(history if history is not None else TrainingHistory(log_batches), interval,
                     every)  # fmt: skip
