@@ -40,7 +40,7 @@ SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 def _text(x, y, text, size=11, anchor="middle", css="", extra="") -> str:
     cls = f' class="{css}"' if css else ""
     return (
-        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}"{cls}{extra}>'
+        f'<text x="{x:.2f}" y="{y:.2f}" font-size="{size}" text-anchor="{anchor}"{cls}{extra}>'
         f"{html.escape(str(text))}</text>"
     )
 
