@@ -7,6 +7,7 @@ panels are read from its matplotlib figure.
 
 from __future__ import annotations
 
+import html
 import warnings
 
 import numpy as np
@@ -117,44 +118,47 @@ def test_lr_explorer_epochs_can_be_typed_exactly():
     assert e.epochs_box.value == 12 and len(drawn(e)["minigrad"]) == 12
 
 
-def test_lr_explorer_keeps_the_last_good_curve_when_minigrad_refuses(monkeypatch):
+def minigrad_refusal(make) -> str:
+    """minigrad's own message for a setting, asked of minigrad directly."""
+    with pytest.raises(mg.errors.MinigradError) as refused:
+        make()
+    return str(refused.value)
+
+
+def test_lr_explorer_shows_minigrads_message_and_keeps_the_last_good_curve():
     e = LRScheduleExplorer(scheduler="CosineAnnealingLR", epochs=20)
-    good, picture = list(e.lrs), e.plot.value
-    refusal = mg.errors.HyperParameterError(
-        "CosineAnnealingLR: lr_min must be <= the base lr 0.1, got 0.04\nhelp: lower lr_min"
-    )
+    e.lr = 0.01
+    good, picture, shown = list(e.lrs), e.plot.value, dict(e.shown_settings)
+    assert e.error == "" and e.message.value == ""
+    e.sliders["lr_min"].value = 0.02  # above the base lr: minigrad refuses it
+    expected = minigrad_refusal(lambda: mg.optim.CosineSchedule(50, 0.02).curve(20, base_lr=0.01))
+    assert e.lr_min == 0.02 and e.error == expected
+    assert "minigrad refuses this setting" in e.message.value
+    assert html.escape(expected.splitlines()[0]) in e.message.value  # minigrad's own words
+    assert e.lrs == good and e.plot.value == picture and e.shown_settings == shown
+    # LinearLR from 0: refused too (torch's range), said in minigrad's words
+    e.kind = "LinearLR"  # with the cosine's lr_min gone from view, a good setting again
+    assert e.error == "" and e.shown_settings["kind"] == "LinearLR"
+    picture = e.plot.value
+    e.sliders["start_factor"].value = 0.0
+    expected = minigrad_refusal(lambda: mg.optim.LinearSchedule(10, 0.0, 1.0))
+    assert e.error == expected and e.plot.value == picture
+    e.start_factor = 0.5  # a good setting again: the message goes, the curve is redrawn
+    assert e.error == "" and e.message.value == "" and e.plot.value != picture
+    assert e.shown_settings["start_factor"] == 0.5 and e.lrs[0] == pytest.approx(0.005)
 
-    def refuse_large_lr_min(kind, lr, epochs, **p):
-        if p["lr_min"] > 0.03:
-            raise refusal
-        return real(kind, lr, epochs, **p)
 
+def test_lr_explorer_says_when_only_torch_refuses(monkeypatch):
     import widgets.lr_explorer as module
 
-    real = module.minigrad_curve
-    monkeypatch.setattr(module, "minigrad_curve", refuse_large_lr_min)
-    e.lr_min = 0.04
-    assert e.error == str(refusal)
-    assert "minigrad refuses this setting" in e.message.value
-    assert "lr_min must be &lt;= the base lr" in e.message.value  # minigrad's own words
-    assert e.lrs == good and e.plot.value == picture  # the last good curve stays
-    assert e.shown_settings["lr_min"] == 0.0
-    e.lr_min = 0.01  # a good setting again: the message goes, the curve is redrawn
-    assert e.error == "" and e.message.value == "" and e.lrs != good
-    assert e.shown_settings["lr_min"] == 0.01
+    def refuse(*_, **__):
+        raise ValueError("Starting multiplicative factor expected to be greater than 0")
 
-
-def test_lr_explorer_says_when_only_torch_refuses():
+    monkeypatch.setattr(module, "torch_curve", refuse)
     e = LRScheduleExplorer(scheduler="LinearLR", epochs=20)
-    e.start_factor = 0.0
-    try:
-        mg.optim.LinearLR(mg.optim.SGD([mg.tensor([0.0], requires_grad=True)], lr=0.1), 10, 0.0,
-                          1.0)  # fmt: skip
-    except mg.errors.MinigradError as error:  # a minigrad that refuses it too
-        assert str(error) == e.error and "minigrad refuses" in e.message.value
-        return
     assert e.error == "" and "torch refuses this setting" in e.message.value
-    assert e.torch_lrs == [] and e.lrs[0] == 0.0  # minigrad's curve alone, from 0
+    assert "greater than 0" in e.message.value
+    assert e.torch_lrs == [] and len(e.lrs) == 20  # minigrad's curve alone
     assert set(drawn(e)) == {"minigrad"}
 
 
