@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import torch
 
 from tests.browser.lab import (
     ACTIVE,
@@ -43,6 +44,39 @@ def _stroke(page, suffix: str) -> str:
     )
 
 
+def _grad_cell(page, box: str, expected: str) -> str:
+    """The gradient text drawn in a value box of the TapeViewer's graph, once it is ``expected``.
+
+    (The status line may arrive a moment before the redrawn graph: wait for the graph.)
+    """
+    try:
+        page.wait_for_function(
+            """([box, text]) => [...document.querySelectorAll(
+                `.mg-tape-viewer [id$='${box}_grad']`)].some(t => t.textContent === text)""",
+            arg=[box, expected],
+            timeout=10_000,
+        )
+    except Exception:
+        pass  # the comparison below says what is there instead
+    return page.locator(f".mg-tape-viewer [id$='{box}_grad']").text_content()
+
+
+def _tour_dloss_dh() -> str:
+    """d loss / d h for the tour's tape, by torch: loss = sum(h * h + h), h = tanh(x w^T + b)."""
+    g = torch.Generator().manual_seed(0)
+    x, w, b = (
+        torch.randn(4, 3, generator=g),
+        torch.randn(5, 3, generator=g),
+        torch.randn(5, generator=g),
+    )
+    h = torch.tanh(x @ w.T + b).requires_grad_()
+    (h * h + h).sum().backward()
+    return f"μ {float(h.grad.mean()):.3g} ± {float(h.grad.std()):.3g}"
+
+
+TOUR_DLOSS_DH = _tour_dloss_dh()
+
+
 def _panel_title(page, widget: str, index: int = 0) -> str:
     return page.locator(f"{ACTIVE} {widget} svg .mg-panel .mg-title").nth(index).text_content()
 
@@ -60,12 +94,12 @@ def test_widgets_tour_in_jupyterlab_and_after_a_reopen(jupyter_server):
         viewer = page.locator(".mg-tape-viewer")
         viewer.wait_for(timeout=20_000)
         assert page.locator(".mg-tape-viewer .mg-tape-graph svg g.node").count() == TAPE_NODES
-        assert page.locator(".mg-tape-viewer button.mg-next").count() == 1
-        assert page.locator(".mg-tape-viewer button.mg-prev").count() == 1
         assert _stroke(page, "_n0") == RED
+        assert viewer.locator("button.mg-prev").is_disabled()  # at the start
         page.click(".mg-tape-viewer button.mg-next")
-        # The kernel answered the click: it moved the status and the highlight.
+        # The kernel answered the click: it moved the status, the slider and the highlight.
         page.wait_for_selector(".mg-tape-viewer .mg-status:has-text('forward 2 of 5')")
+        assert viewer.locator(".mg-slider .widget-readout").inner_text() == "forward 2 of 5"
         page.wait_for_function(
             """() => {
                 const g = [...document.querySelectorAll('.mg-tape-viewer g.node')]
@@ -78,6 +112,37 @@ def test_widgets_tour_in_jupyterlab_and_after_a_reopen(jupyter_server):
         assert _stroke(page, "_n0") != RED
         current = page.locator(".mg-tape-viewer .mg-tape-table tr.mg-current").inner_text()
         assert re.match(r"1\s+Tanh", current)
+        # Backward: the gradient arriving at each op's output is drawn on the graph.
+        page.click(".mg-tape-viewer button.mg-backward")
+        page.wait_for_selector(".mg-tape-viewer .mg-status:has-text('backward 1 of 5')")
+        assert _grad_cell(page, "v4_0", "grad 1") == "grad 1"  # the loss: d loss / d loss
+        assert _grad_cell(page, "v1_0", "grad –") == "grad –"  # not reached yet
+        for k in range(2, 5):
+            page.click(".mg-tape-viewer button.mg-next")
+            page.wait_for_selector(f".mg-tape-viewer .mg-status:has-text('backward {k} of 5')")
+        # at Tanh, h = #1 holds d loss / dh = 2h + 1 over its three uses, as torch says
+        expected = f"grad {TOUR_DLOSS_DH}"
+        assert _grad_cell(page, "v1_0", expected) == expected
+        # ... marked, in red, as the gradient arriving now
+        page.wait_for_function(
+            """() => [...document.querySelectorAll(".mg-tape-viewer [id$='v1_0_grad']")]
+                .some(t => getComputedStyle(t).fill === 'rgb(192, 57, 43)')""",
+            timeout=10_000,
+        )
+        viewer.screenshot(path=str(SHOTS / "tape_viewer_backward.png"))
+        # On a laptop screen, 1280x800: the graph and the details side by side, the whole
+        # widget on the screen at once.
+        page.set_viewport_size({"width": 1280, "height": 800})
+        viewer.scroll_into_view_if_needed()
+        viewer.evaluate("el => el.scrollIntoView({block: 'start'})")
+        box = viewer.bounding_box()
+        graph = viewer.locator(".mg-tape-graph").bounding_box()
+        details = viewer.locator(".mg-node-details").bounding_box()
+        page.screenshot(path=str(SHOTS / "tape_viewer_1280x800.png"))
+        page.set_viewport_size({"width": 1280, "height": 2400})
+        assert box["height"] <= 700 and box["x"] + box["width"] <= 1280, box
+        assert details["x"] >= graph["x"] + graph["width"] - 1  # beside the graph, not below
+        assert details["y"] < graph["y"] + graph["height"]
 
         # The training widgets were shown before the loop and followed it to its last step.
         printed = page.locator(".jp-OutputArea-output:has-text('trained 30 steps')").inner_text()
