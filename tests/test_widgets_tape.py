@@ -81,7 +81,7 @@ def cells(source: str, title: str) -> list[str]:
     """The cells of the box titled ``title``: name and shape, data, grad (unescaped)."""
     for label in re.findall(r"label=(<<.*?>>)", source):
         if f"<B>{html.escape(title)}</B>" in label:
-            return [html.unescape(re.sub("<[^>]+>", "", c))
+            return [html.unescape(re.sub("<[^>]+>", "", c)).strip()  # (less the room after it)
                     for c in re.findall(r"<TD[^>]*>(.*?)</TD>", label)]  # fmt: skip
     raise AssertionError(f"no box titled {title!r}")
 
@@ -376,7 +376,7 @@ def test_viewer_details_use_the_learners_words_and_names():
 def test_viewer_layout_graph_and_details_side_by_side():
     ctx, loss, _ = build()
     v = TapeViewer(loss)
-    controls, status, style, body = v.children
+    controls, status, style, body, _ = v.children  # (the last: a style block only)
     graph, side = body.children
     assert graph is v.graph_html and v.details in side.children and v.table in side.children
     assert graph.layout.max_height == f"{GRAPH_HEIGHT}px" and GRAPH_HEIGHT <= 600

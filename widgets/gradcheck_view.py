@@ -50,6 +50,7 @@ class GradcheckView(StaticForm, ipw.VBox):
         self.worst = ipw.HTML(self._worst_table(worst))
         self.worst.add_class("mg-worst")
         self.children = [self.verdict, self.plot, self.worst]
+        self.mark_as_minigrad()
 
     def figure(self):
         rows = max(len(self.checked), 1)

@@ -73,6 +73,7 @@ class GradientFlow(StaticForm, ipw.VBox, LiveView):
         self.plot = ipw.HTML()
         self.plot.add_class("mg-flow-plot")
         self.children = [self.menu, self.flags_html, self.plot]
+        self.mark_as_minigrad()
         if history is None:
             history = GradientHistory(model, vanishing, exploding)
         self.follow(history, interval, every)

@@ -1,4 +1,4 @@
-"""Small matplotlib helpers that several lessons share: heatmaps that can be read, whole-number axes.
+"""matplotlib helpers several lessons share: heatmaps that can be read, whole-number axes.
 
     heatmap(ax, matrix)      cells coloured and each value written in it, legible on any cell
     integer_ticks(ax)        ticks only at whole numbers (layers, epochs, steps)
@@ -28,7 +28,7 @@ def contrast(a: float, b: float) -> float:
 
 
 def text_colour_on(rgb) -> str:
-    """"black" or "white": whichever is easier to read on a cell of colour ``rgb``."""
+    """ "black" or "white": whichever is easier to read on a cell of colour ``rgb``."""
     cell = relative_luminance(rgb)
     return "black" if contrast(cell, 0.0) >= contrast(cell, 1.0) else "white"
 

@@ -174,6 +174,7 @@ class LRScheduleExplorer(StaticForm, ipw.VBox):
         controls = ipw.VBox([*rows, self.overlay_box])
         controls.layout.min_width = "430px"
         self.children = [ipw.HBox([controls, self.plot]), self.message, self.note, self.summary]
+        self.mark_as_minigrad()
         self.lrs: list[float] = []
         self.torch_lrs: list[float] = []
         self.shown_settings: dict = {}

@@ -26,6 +26,12 @@ from matplotlib.figure import Figure
 # Widgets whose picture changed since their display data was last sent.
 _STALE: weakref.WeakSet = weakref.WeakSet()
 
+# A widget drawn from saved state (no kernel yet) gets ipywidgets' "disconnected" mark on
+# each of its parts; one mark, on the widget itself, says it as well.
+ONE_DISCONNECTED_MARK = (
+    "<style>.mg-widget .jupyter-widgets-disconnected::before { content: none; }</style>"
+)
+
 
 def new_figure(width: float = 6.4, height: float = 3.2, dpi: int = 80) -> Figure:
     """A matplotlib Figure that is not registered with pyplot (no global state, no leaks)."""
@@ -80,6 +86,14 @@ class StaticForm:
             self._display_id = f"minigrad-{uuid.uuid4().hex}"
         display(self._repr_mimebundle_(), raw=True, display_id=self._display_id)
         _STALE.discard(self)
+
+    def mark_as_minigrad(self) -> None:
+        """Give the widget the shared class and style (call once its children are set)."""
+        import ipywidgets as ipw
+
+        self.add_class("mg-widget")
+        style = ipw.HTML(ONE_DISCONNECTED_MARK, layout=ipw.Layout(display="none"))
+        self.children = [*self.children, style]
 
     def picture_changed(self) -> None:
         """Note that the picture in this widget's display data is out of date."""

@@ -55,6 +55,9 @@ def value_label(title: str, shape, value, grad, fill: str, grad_text: str | None
         _escape(data),
         _escape(grad_text),
     ]
+    # Graphviz measures text with Helvetica's widths; a browser may draw it in a wider
+    # font (DejaVu Sans on Linux). Some trailing room keeps the text inside its cell.
+    cells = [cell + "&#160;" * (1 + len(cell) // 8) for cell in cells]
     rows = "".join(f'<TR><TD ALIGN="LEFT">{cell}</TD></TR>' for cell in cells)
     return (
         f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="2" '

@@ -183,6 +183,7 @@ class TapeViewer(StaticForm, ipw.VBox):
         controls = ipw.HBox([*buttons, self.play, self.slider])
         body = ipw.HBox([self.graph_html, side], layout=ipw.Layout(width="100%"))
         self.children = [controls, self.status, self.style_html, body]
+        self.mark_as_minigrad()
         self.observe(lambda _: self._show(), names="position")
         self._show()
 

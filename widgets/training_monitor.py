@@ -42,6 +42,7 @@ class TrainingMonitor(StaticForm, ipw.VBox, LiveView):
         self.plot = ipw.HTML()
         self.plot.add_class("mg-monitor-plot")
         self.children = [self.summary, self.plot]
+        self.mark_as_minigrad()
         self.follow(history if history is not None else TrainingHistory(log_batches), interval,
                     every)  # fmt: skip
         self.redraw()

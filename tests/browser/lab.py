@@ -97,8 +97,9 @@ def close_and_reopen(page, lab, name: str) -> None:
     while len(_kernels(lab)) >= before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert len(_kernels(lab)) < before, "the kernel did not shut down"
+    panel = page.locator(ACTIVE).get_attribute("id")
     menu(page, "File", "Close Tab")
-    page.wait_for_selector(ACTIVE, state="detached", timeout=10_000)
+    page.wait_for_selector(f"[id='{panel}']", state="detached", timeout=10_000)
     page.goto(f"{lab.url}/lab/tree/{name}")
     page.wait_for_selector(f"{ACTIVE} .jp-Cell", timeout=30_000)
     page.wait_for_selector(
@@ -110,4 +111,16 @@ def widget_errors(page) -> list[str]:
     """The text of every output that failed to show a widget ("Error displaying widget ...")."""
     return page.locator(f"{ACTIVE} .jp-OutputArea-output").evaluate_all(
         "outs => outs.map(o => o.innerText).filter(t => t.includes('Error displaying widget'))"
+    )
+
+
+def disconnected_marks(page) -> list[int]:
+    """Per minigrad widget on show, how many "disconnected" marks it shows (itself included)."""
+    return page.locator(f"{ACTIVE} .mg-widget").evaluate_all(
+        """widgets => widgets.map(w => {
+            const parts = [w, ...w.querySelectorAll('.jupyter-widgets-disconnected')];
+            const marked = el => el.classList.contains('jupyter-widgets-disconnected')
+                && !['none', 'normal', ''].includes(getComputedStyle(el, '::before').content);
+            return parts.filter(marked).length;
+        })"""
     )
