@@ -74,7 +74,8 @@ def grad_text(page, title: str) -> str:
             const box = [...viewer.querySelectorAll('g.node')]
                 .find(g => g.querySelector('text').textContent === title);
             const cell = box && box.querySelector('text.mg-grad');
-            return cell ? cell.textContent : 'missing';
+            if (!cell) return 'missing';
+            return cell.getBoundingClientRect().width > 0 ? cell.textContent : 'not on screen';
         }""",
         title,
     )
