@@ -67,13 +67,13 @@ def parameter_stats(name: str, value: torch.Tensor, grad, before=None) -> dict:
         g = grad.detach()
         if g.numel():
             size = g.abs()
-            numbers += [size.mean(**wide), size.amax().to(kind), norm(g, **wide)]
+            numbers += [size.mean(**wide), size.amax(), norm(g, **wide)]
         else:
             numbers += [torch.zeros((), dtype=kind, device=value.device)] * 3
     if before is not None:
         before = before.detach().to(value.device)
         numbers += [norm(before, **wide), norm(value - before, **wide)]
-    floats = torch.stack([n.to(kind) for n in numbers]).tolist()
+    floats = torch.stack(numbers).tolist()  # (stack promotes a mixed dtype)
     row = {"name": name, "shape": tuple(value.shape), "weight_norm": floats.pop(0)}
     if grad is None:
         row.update(missing=True, mean_abs=math.nan, max_abs=math.nan, norm=math.nan)
@@ -86,6 +86,44 @@ def parameter_stats(name: str, value: torch.Tensor, grad, before=None) -> dict:
     else:
         row["update_ratio"] = floats[1] / floats[0]
     return row
+
+
+def many_parameter_stats(names: list[str], values: list, grads: list, befores: list) -> list[dict]:
+    """:func:`parameter_stats` for many parameters at once: the same rows, faster.
+
+    The readable formula is :func:`parameter_stats`, one parameter at a time,
+    about ten small torch calls each. When every parameter is float32 or
+    float64 on one device, with a gradient and a "before", the same sums run
+    as torch's multi-tensor norms (one call per statistic for all of them)
+    and come back in one transfer: mean |g| is the 1-norm over the count,
+    max |g| the inf-norm. tests/test_widgets_training.py proves the two equal.
+    """
+    tensors = [*values, *grads, *befores]
+    fast = (
+        hasattr(torch, "_foreach_norm")
+        and all(t is not None and t.numel() for t in tensors)
+        and len({(t.device, t.dtype) for t in tensors}) == 1
+        and values[0].dtype in (torch.float32, torch.float64)
+    )
+    if not fast:
+        return [parameter_stats(*row) for row in zip(names, values, grads, befores)]
+    norms = [
+        torch._foreach_norm(values, 2),
+        torch._foreach_norm(grads, 1),
+        torch._foreach_norm(grads, math.inf),
+        torch._foreach_norm(grads, 2),
+        torch._foreach_norm(befores, 2),
+        torch._foreach_norm(torch._foreach_sub(values, befores), 2),
+    ]
+    table = torch.stack([torch.stack(column) for column in norms]).tolist()
+    rows = []
+    for j, (name, value) in enumerate(zip(names, values)):
+        weight, l1, biggest, l2, old, moved = (column[j] for column in table)
+        ratio = math.nan if old == 0.0 else moved / old
+        rows.append({"name": name, "shape": tuple(value.shape), "weight_norm": weight,
+                     "missing": False, "mean_abs": l1 / value.numel(), "max_abs": biggest,
+                     "norm": l2, "update_ratio": ratio})  # fmt: skip
+    return rows
 
 
 def gradient_stats(source, before: dict | None = None) -> list[dict]:

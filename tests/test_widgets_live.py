@@ -69,14 +69,15 @@ def test_redraw_budget_draws_a_few_times_a_second_and_always_the_last_change():
     for _ in range(100):  # 100 changes in one second
         budget.changed()
         clock.now += 0.01
-    assert drawn == pytest.approx([0.0, 0.25, 0.5, 0.75])  # 4 draws, each 0.25 s apart
+    # the first change waits too: 3 draws, each 0.25 s apart
+    assert drawn == pytest.approx([0.25, 0.5, 0.75])
     assert budget.pending  # the changes after the last draw are waiting ...
     budget.flush()  # ... and the end of the cell (or of training) draws them
-    assert len(drawn) == 5 and not budget.pending
+    assert len(drawn) == 4 and not budget.pending
     budget.flush()  # nothing new: nothing drawn
-    assert len(drawn) == 5
+    assert len(drawn) == 4
     budget.changed(done=True)  # the last change of training is drawn at once
-    assert len(drawn) == 6
+    assert len(drawn) == 5
     every = RedrawBudget(lambda: drawn.append("every"), interval=0, every=3, clock=clock)
     for _ in range(7):
         every.changed()
@@ -87,10 +88,10 @@ def test_redraw_budget_draws_a_few_times_a_second_and_always_the_last_change():
 
 def test_flush_at_the_end_of_a_cell_draws_what_is_pending(monkeypatch):
     monitor = TrainingMonitor(interval=3600)  # nothing is drawn on time in this test
-    monitor.log(loss=2.0)  # the first change is drawn at once
+    monitor.log(loss=2.0)
     monitor.log(loss=1.0)
     monitor.log(loss=0.5)
-    assert "step 1:" in monitor.summary.value and monitor.budget.pending
+    assert monitor.summary.value == "no points logged yet" and monitor.budget.pending
     flush_live_widgets()  # what IPython runs after each cell
     assert monitor.summary.value == "step 3: loss 0.5"
     ys = read.curves(read.panels(monitor.plot.value)["loss"], log_y=True)["loss"][1]

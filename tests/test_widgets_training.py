@@ -18,7 +18,7 @@ import torch
 from matplotlib import colormaps
 
 import minigrad as mg
-from minigrad.stats import gradient_flags, gradient_stats
+from minigrad.stats import gradient_flags, gradient_stats, many_parameter_stats, parameter_stats
 from tests import svg_reading as read
 from tests.test_widgets_live import FakeClock
 from widgets import GradientFlow, GradientHistory, TrainingHistory, TrainingMonitor
@@ -106,6 +106,8 @@ def test_gradient_flow_rows_per_step_match_torch_and_its_picture_shows_them():
     assert [math.isnan(v) for v in ratios] == [False, True, False, True]
     np.testing.assert_allclose(ratios[[0, 2]], torch_matrix(expected, "update_ratio")[0, [0, 2]],
                                rtol=1e-4)  # fmt: skip
+    assert flow.plot.value == empty and flow.budget.pending  # drawn a moment later ...
+    flow.budget.flush()  # ... or when the cell ends
     assert flow.plot.value != empty
     expected += train(model, flow, 2, torch_net=net, seed=2)
     assert len(flow.history) == 3 and flow.matrix().shape == (3, 4)
@@ -176,6 +178,7 @@ def test_gradient_flow_flags_missing_vanishing_exploding():
     d.grad = torch.full((3,), 0.01)
     flow = GradientFlow()
     flow.record([a, b, c, d])  # a plain list of parameters works too
+    flow.budget.flush()
     assert flow.flags == {"a": ["missing"], "b": ["vanishing"], "c": ["exploding"]}
     assert "exploding" in flow.flags_html.value and "missing" in flow.flags_html.value
     colours = {r.get("data-label"): r.get("fill") for r in read.parse(flow.plot.value).iter(
@@ -330,15 +333,33 @@ def test_gradient_history_keeps_within_its_time_share_and_always_has_the_last_st
             clock.now += 0.002
     # Step 1 at once; then every 0.09 s / 0.002 s = 45 steps: none of 2..40 was due.
     assert computed == [1]
-    for p in model.parameters():  # a learner zeroes the gradients in place after the loop
-        p.grad.zero_()
-    # Reading the history computes the last step, from the copies taken at the time.
+    optimizer.zero_grad()  # the learner clears the gradients after the loop (.grad = None)
+    with torch.no_grad():  # and moves the weights: the copies taken at the time count
+        for p in model.parameters():
+            p.value.add_(1.0)
+    # Reading the history computes the last step, as it was.
     assert history.step_numbers == [1, 40] and computed == [1, 40]
     for statistic in ("mean_abs", "max_abs", "norm", "update_ratio"):
         np.testing.assert_allclose(history.matrix(statistic),
                                    steps.expected_matrix(statistic, [1, 40]), rtol=1e-5,
                                    equal_nan=True, err_msg=statistic)  # fmt: skip
     assert [row["step"] for row in history[-1]] == [40] * 4
+
+
+def test_a_gradient_changed_in_place_after_its_step_is_not_used():
+    model = make_model()
+    history = GradientHistory(model, share=1e-9)  # only the first step is computed on time
+    x, y, loader = tiny_task()
+    optimizer = mg.optim.SGD(model, lr=0.1)
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        mg.cross_entropy(model(xb), yb).backward()
+        optimizer.step()
+        history.record()
+    for p in model.parameters():  # zeroed in place: the last step's gradients are gone
+        p.grad.zero_()
+    # the last step is not computed from what is there now (zeros would read "vanishing")
+    assert history.step_numbers == [1] and not history.flags
 
 
 def test_gradient_history_spreads_its_passes_in_time():
@@ -459,3 +480,26 @@ def test_training_monitor_without_batches_has_one_step_per_epoch():
     drawn = read.curves(read.panels(monitor.plot.value)["accuracy"])
     np.testing.assert_allclose(drawn["val_accuracy"][1], accuracies, atol=1e-3)
     assert monitor.summary.value.startswith("step 4: ")
+
+
+def test_many_parameter_stats_is_parameter_stats_for_every_row():
+    g = torch.Generator().manual_seed(5)
+    shapes = [(6, 4), (6,), (3, 6), (3,)]
+    for dtype in (torch.float32, torch.float64):
+        values = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+        grads = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+        befores = [v - 0.01 * gr for v, gr in zip(values, grads)]
+        befores[1] = torch.zeros(6, dtype=dtype)  # a fresh bias: the ratio is undefined
+        names = ["a.weight", "a.bias", "b.weight", "b.bias"]
+        fast = many_parameter_stats(names, values, grads, befores)
+        one_by_one = [parameter_stats(*row) for row in zip(names, values, grads, befores)]
+        for got, want in zip(fast, one_by_one):
+            assert got.keys() == want.keys()
+            for key, expected in want.items():
+                if isinstance(expected, float):
+                    assert got[key] == pytest.approx(expected, rel=1e-6, nan_ok=True), key
+                else:
+                    assert got[key] == expected, key
+    # a missing gradient: the readable path, row by row
+    rows = many_parameter_stats(["w"], [torch.ones(2)], [None], [torch.ones(2)])
+    assert rows[0]["missing"] and math.isnan(rows[0]["mean_abs"])

@@ -45,6 +45,10 @@ class TimeBudget:
         """Whether the next piece of work may run now."""
         return self.share == 1 and self.interval == 0 or self.clock() >= self._next
 
+    def wait(self, seconds: float) -> None:
+        """Make the next piece of work due no sooner than ``seconds`` from now."""
+        self._next = max(self._next, self.clock() + seconds)
+
     def spend(self, work: Callable):
         """Run ``work()`` now, time it, and move the next due time accordingly."""
         start = self.clock()

@@ -61,6 +61,10 @@ class RedrawBudget:
         ``done``: this was the last change (training ended): draw it now.
         """
         self.changes += 1
+        if self.changes == 1 and not done:
+            # The first point is not drawn at once: a training that ends within
+            # ``interval`` is drawn once, at its end; a longer one a moment after it starts.
+            self.budget.wait(self.budget.interval)
         if done or (self.changes % self.every == 0 and self.budget.due()):
             self._draw()
         else:

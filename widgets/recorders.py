@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+import torch
 
-from minigrad.stats import gradient_flags, named_parameters, parameter_stats, snapshot
+from minigrad.stats import gradient_flags, many_parameter_stats, named_parameters, snapshot
 from minigrad.training import Callback
 from widgets.budget import TimeBudget
 
@@ -82,9 +83,9 @@ class TrainingHistory(Recorder, Mapping):
         for name, value in metrics.items():
             if value is None:
                 continue
-            if hasattr(value, "item"):
+            if type(value) is not float and hasattr(value, "item"):
                 value = value.item()
-            if not isinstance(value, numbers.Real):
+            if type(value) is not float and not isinstance(value, numbers.Real):
                 raise TypeError(
                     f"log: {name} must be a number, got {value!r}\n"
                     f"help: pass a float or a one-element tensor, e.g. {name}=loss.item()"
@@ -122,6 +123,36 @@ class TrainingHistory(Recorder, Mapping):
         self.log(step=self.step if self.log_batches else epoch + 1, **metrics)
 
 
+class WeightCopies:
+    """The weights after each step, copied into two sets of buffers used in turn.
+
+    A step's statistics need the weights before it and after it; the
+    optimiser changes them in place, so both must be copies. Two buffer sets
+    that take turns hold the latest two, and copying into them allocates
+    nothing: a few microseconds a step for a small model.
+    """
+
+    def __init__(self):
+        self._sets: list = [None, None]
+        self._turn = 0
+
+    def copy(self, tensors: list) -> list:
+        """Copies of ``tensors``; valid until the call after next."""
+        buffers = self._sets[self._turn]
+        same = buffers is not None and all(
+            b.shape == t.shape and b.dtype == t.dtype and b.device == t.device
+            for b, t in zip(buffers, tensors)
+        ) and len(buffers) == len(tensors)  # fmt: skip
+        if same:
+            torch._foreach_copy_(buffers, tensors) if hasattr(torch, "_foreach_copy_") else [
+                b.copy_(t) for b, t in zip(buffers, tensors)]  # fmt: skip
+        else:
+            buffers = [t.detach().clone() for t in tensors]
+        self._sets[self._turn] = buffers
+        self._turn ^= 1
+        return buffers
+
+
 class GradientHistory(Recorder, Sequence):
     """Per-parameter gradient statistics, one list of rows per recorded step.
 
@@ -150,7 +181,7 @@ class GradientHistory(Recorder, Sequence):
         model=None,
         vanishing: float = 1e-7,
         exploding: float = 1e2,
-        share: float = 0.1,
+        share: float = 0.05,
         clock: Callable[[], float] = time.perf_counter,
     ):
         super().__init__()
@@ -164,6 +195,8 @@ class GradientHistory(Recorder, Sequence):
         self._names: list[str] = []
         self._before = snapshot(model) if model is not None else None
         self._pending: tuple | None = None  # the latest step, copied, not computed yet
+        self._source, self._params = None, []
+        self._weights = WeightCopies()
 
     # -- recording ------------------------------------------------------------------
     def before_step(self, model=None) -> None:
@@ -183,17 +216,24 @@ class GradientHistory(Recorder, Sequence):
                 "help: pass it, record(model), or give the model when creating the recorder"
             )
         self.count += 1
-        params = named_parameters(source)
-        before, self._before = self._before or {}, snapshot(params)
+        if source is not self._source:  # (the parameters of one model are listed once)
+            self._source, self._params = source, named_parameters(source)
+        params = self._params
+        # The weights are copied (the optimiser changes them in place); the gradients
+        # are kept as they are, with their version counters: backprop writes new
+        # tensors, so a gradient changed in place later is seen, not used.
+        names = [name for name, _ in params]
+        after = self._weights.copy([p.value for _, p in params])
+        grads = [None if p.grad is None else (p.grad, p.grad._version) for _, p in params]
+        step = (self.count, names, after, grads, self._before)
+        self._before = dict(zip(names, after))
         rows = None
         if self.budget.due():
             self._pending = None
-            live = [(name, self._before[name], p.grad) for name, p in params]
-            rows = self.budget.spend(lambda: self._compute(self.count, live, before))
-        else:  # keep copies: if this is the last step, it is computed later
-            grads = [(name, self._before[name], None if p.grad is None else p.grad.detach().clone())
-                     for name, p in params]  # fmt: skip
-            self._pending = (self.count, grads, before)
+            self._source = None  # the next step lists the parameters again (new ones show)
+            rows = self.budget.spend(lambda: self._compute(*step))
+        else:
+            self._pending = step
         self._tell()
         return rows
 
@@ -203,10 +243,12 @@ class GradientHistory(Recorder, Sequence):
             pending, self._pending = self._pending, None
             self._compute(*pending)
 
-    def _compute(self, step: int, params: list, before: dict) -> list[dict]:
-        rows = [
-            parameter_stats(name, value, grad, before.get(name)) for name, value, grad in params
-        ]
+    def _compute(self, step: int, names: list[str], values: list, grads: list, before: dict):
+        if any(g is not None and g[0]._version != g[1] for g in grads):
+            return None  # a gradient was changed in place since: this step cannot be told
+        grads = [None if g is None else g[0] for g in grads]
+        old = before or {}
+        rows = many_parameter_stats(names, values, grads, [old.get(name) for name in names])
         for row in rows:
             row["flags"] = gradient_flags(row, self.vanishing, self.exploding)
             row["step"] = step

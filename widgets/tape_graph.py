@@ -33,6 +33,11 @@ COLOURS = {
     "fold": "#eeeeee",
 }
 NO_GRAD = "–"  # a gradient not computed (yet)
+# Past this many ops, Graphviz's layout (its network simplex and crossing passes) grows
+# steeply when a few values feed ops all along the tape; bounded passes keep a 300-op
+# drawing to seconds. Smaller tapes, the lessons', get the full layout.
+BIG_GRAPH = 60
+QUICK_LAYOUT = {"nslimit": "0.05", "nslimit1": "0.05", "mclimit": "0.05"}
 
 
 def _escape(text) -> str:
@@ -123,6 +128,8 @@ def build_graph(
     grad_texts = grad_texts or {}
     g = TapeGraph(name="tape", graph_attr={"rankdir": direction, "fontsize": "10",
                                            "ranksep": "0.2", "nodesep": "0.2"})  # fmt: skip
+    if len(data["ops"]) > BIG_GRAPH:
+        g.attr("graph", **QUICK_LAYOUT)
     g.attr("node", fontsize="10", fontname="Helvetica")
     g.attr("edge", arrowsize="0.6")
     count = 0
