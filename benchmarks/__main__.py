@@ -1,7 +1,8 @@
 """``./run bench`` (``python -m benchmarks``): every benchmark, one after another.
 
-python -m benchmarks            engine, training loop, compile, distributed and widgets
-python -m benchmarks engine     only one of them (engine, training, compile, distributed, widgets)
+python -m benchmarks            engine, training loop, compile, distributed, widgets, live training
+python -m benchmarks engine     only one of them (engine, training, compile, distributed, widgets,
+                                live)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from benchmarks import (
     bench_compile,
     bench_distributed,
     bench_engine,
+    bench_live_training,
     bench_training_loop,
     bench_widgets,
 )
@@ -22,6 +24,7 @@ SUITES = {
     "compile": lambda: bench_compile.main([]),
     "distributed": lambda: bench_distributed.main([]),
     "widgets": bench_widgets.main,
+    "live": lambda: bench_live_training.main([]),
 }
 
 

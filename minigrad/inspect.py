@@ -55,23 +55,69 @@ def formula(gate) -> str:
     return doc.split("\n\n")[0].replace("\n", " ") if doc else ""
 
 
+def _same_tensor(a, b) -> bool:
+    """Whether two tensors are one: the same object, or views of the same memory alike."""
+    if a is b:
+        return True
+    return (
+        a.device == b.device and a.shape == b.shape and a.stride() == b.stride()
+        and a.numel() > 0 and a.data_ptr() == b.data_ptr()
+    )  # fmt: skip
+
+
+def saved_names(node, inputs: list[dict]) -> dict[str, str]:
+    """What each saved tensor is in the learner's program, by the gate's name for it.
+
+    A gate names what it saves after its own arguments (``Mul`` saves ``a`` and
+    ``b``), which may clash with the learner's names. A saved tensor that is
+    one of the node's inputs gets that input's label (``x``, ``#2``), one that
+    is its output gets the output's name (or ``#k``); anything else the gate
+    computed keeps the gate's name.
+    """
+    gate = node.gate
+    if gate is None:
+        return {}
+    known = []  # (tensor, the learner's label)
+    for i, described in enumerate(inputs):
+        called = node.inputs[i] if node.inputs else None
+        if not isinstance(called, Variable) and node.parents[i] is not None:
+            source, slot = node.parents[i]
+            called = source.variable if source.is_leaf else source.payload.outputs()[slot]
+        if isinstance(called, Variable):
+            known.append((called.value, described["label"]))
+    for slot, variable in enumerate(node.payload.outputs()):
+        if variable is not None:
+            default = f"#{node.index}" if len(node.payload) == 1 else f"#{node.index}[{slot}]"
+            known.append((variable.value, variable.name or default))
+    names = {}
+    for name, tensor in gate.saved_tensors().items():
+        names[name] = next((label for t, label in known if _same_tensor(t, tensor)), name)
+    return names
+
+
 def node_record(node) -> dict:
-    """One node as a dict: index, op, inputs, output shapes and names, saved tensors, formula."""
+    """One node as a dict: index, op, inputs, output shapes and names, saved tensors, formula.
+
+    ``saved`` maps the gate's names of its saved tensors to their shapes;
+    ``saved_as`` maps the same names to the learner's (see :func:`saved_names`).
+    """
     gate = node.gate
     outputs = node.payload.outputs()
     saved = (
         {} if gate is None else {name: tuple(t.shape) for name, t in gate.saved_tensors().items()}
     )
+    inputs = [
+        describe_parent(p, node.inputs[i] if node.inputs else None)
+        for i, p in enumerate(node.parents)
+    ]
     return {
         "index": node.index,
         "op": node.op,
-        "inputs": [
-            describe_parent(p, node.inputs[i] if node.inputs else None)
-            for i, p in enumerate(node.parents)
-        ],
+        "inputs": inputs,
         "output_shapes": [tuple(s) for s in node.payload.shapes],
         "output_names": [v.name if v is not None else None for v in outputs],
         "saved": saved,
+        "saved_as": saved_names(node, inputs),
         "formula": formula(gate) if gate is not None else "",
     }
 

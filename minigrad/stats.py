@@ -47,40 +47,96 @@ def named_parameters(source) -> list[tuple[str, Variable]]:
     return pairs
 
 
+def parameter_stats(name: str, value: torch.Tensor, grad, before=None) -> dict:
+    """One parameter's row: name, shape, missing, and the statistics above.
+
+    The row's keys: ``mean_abs``, ``max_abs``, ``norm`` (of the gradient),
+    ``weight_norm`` and ``update_ratio``. ``value`` is the parameter after
+    the step, ``grad`` its gradient (``None``: ``missing``, NaN statistics),
+    ``before`` its value before the step (``None``, or all zeros as a fresh
+    bias: the update ratio is NaN, undefined rather than infinite). Sums run
+    in float32 at least; the numbers come back to Python in one transfer.
+    """
+    value = value.detach()
+    # float16/bfloat16 would round the sums: accumulate those in float32.
+    wide = {} if value.dtype in (torch.float32, torch.float64) else {"dtype": torch.float32}
+    norm = torch.linalg.vector_norm
+    numbers = [norm(value, **wide)]
+    kind = numbers[0].dtype
+    if grad is not None:
+        g = grad.detach()
+        if g.numel():
+            size = g.abs()
+            numbers += [size.mean(**wide), size.amax(), norm(g, **wide)]
+        else:
+            numbers += [torch.zeros((), dtype=kind, device=value.device)] * 3
+    if before is not None:
+        before = before.detach().to(value.device)
+        numbers += [norm(before, **wide), norm(value - before, **wide)]
+    floats = torch.stack(numbers).tolist()  # (stack promotes a mixed dtype)
+    row = {"name": name, "shape": tuple(value.shape), "weight_norm": floats.pop(0)}
+    if grad is None:
+        row.update(missing=True, mean_abs=math.nan, max_abs=math.nan, norm=math.nan)
+    else:
+        mean_abs, max_abs, norm = floats[:3]
+        floats = floats[3:]
+        row.update(missing=False, mean_abs=mean_abs, max_abs=max_abs, norm=norm)
+    if before is None or floats[0] == 0.0:
+        row["update_ratio"] = math.nan
+    else:
+        row["update_ratio"] = floats[1] / floats[0]
+    return row
+
+
+def many_parameter_stats(names: list[str], values: list, grads: list, befores: list) -> list[dict]:
+    """:func:`parameter_stats` for many parameters at once: the same rows, faster.
+
+    The readable formula is :func:`parameter_stats`, one parameter at a time,
+    about ten small torch calls each. When every parameter is float32 or
+    float64 on one device, with a gradient and a "before", the same sums run
+    as torch's multi-tensor norms (one call per statistic for all of them)
+    and come back in one transfer: mean |g| is the 1-norm over the count,
+    max |g| the inf-norm. tests/test_widgets_training.py proves the two equal.
+    """
+    tensors = [*values, *grads, *befores]
+    fast = (
+        hasattr(torch, "_foreach_norm")
+        and all(t is not None and t.numel() for t in tensors)
+        and len({(t.device, t.dtype) for t in tensors}) == 1
+        and values[0].dtype in (torch.float32, torch.float64)
+    )
+    if not fast:
+        return [parameter_stats(*row) for row in zip(names, values, grads, befores)]
+    norms = [
+        torch._foreach_norm(values, 2),
+        torch._foreach_norm(grads, 1),
+        torch._foreach_norm(grads, math.inf),
+        torch._foreach_norm(grads, 2),
+        torch._foreach_norm(befores, 2),
+        torch._foreach_norm(torch._foreach_sub(values, befores), 2),
+    ]
+    table = torch.stack([torch.stack(column) for column in norms]).tolist()
+    rows = []
+    for j, (name, value) in enumerate(zip(names, values)):
+        weight, l1, biggest, l2, old, moved = (column[j] for column in table)
+        ratio = math.nan if old == 0.0 else moved / old
+        rows.append({"name": name, "shape": tuple(value.shape), "weight_norm": weight,
+                     "missing": False, "mean_abs": l1 / value.numel(), "max_abs": biggest,
+                     "norm": l2, "update_ratio": ratio})  # fmt: skip
+    return rows
+
+
 def gradient_stats(source, before: dict | None = None) -> list[dict]:
-    """One dict per parameter: name, shape, mean_abs, max_abs, norm, weight_norm, update_ratio.
+    """One :func:`parameter_stats` row per parameter of ``source`` (a model, dict or list).
 
     ``before`` maps names to the parameter values before the last optimiser
-    step (see :func:`snapshot`); without it, or when they were all zero,
-    ``update_ratio`` is NaN. A
-    parameter without a gradient gets ``missing = True`` and NaN statistics.
+    step (see :func:`snapshot`); without it, ``update_ratio`` is NaN.
     """
-    rows = []
-    for name, p in named_parameters(source):
-        value = p.value.detach().double()
-        weight_norm = float(value.norm())
-        row = {"name": name, "shape": tuple(p.shape), "weight_norm": weight_norm}
-        g = p.grad
-        if g is None:
-            row.update(missing=True, mean_abs=math.nan, max_abs=math.nan, norm=math.nan)
-        else:
-            g = g.detach().double()
-            row.update(
-                missing=False,
-                mean_abs=float(g.abs().mean()) if g.numel() else 0.0,
-                max_abs=float(g.abs().max()) if g.numel() else 0.0,
-                norm=float(g.norm()),
-            )
-        old = (before or {}).get(name)
-        if old is None or float(old.norm()) == 0.0:
-            # No earlier value, or weights that were all zero (a fresh bias):
-            # the ratio is undefined, not infinite.
-            row["update_ratio"] = math.nan
-        else:
-            old = old.double().to(value.device)
-            row["update_ratio"] = float((value - old).norm()) / float(old.norm())
-        rows.append(row)
-    return rows
+    before = before or {}
+    return [
+        parameter_stats(name, p.value, p.grad, before.get(name))
+        for name, p in named_parameters(source)
+    ]
 
 
 def snapshot(source) -> dict[str, torch.Tensor]:

@@ -16,8 +16,9 @@ node released, but the walk needs a tape that is still there: build it in
 ``mg.Context(keep_outputs=True)`` (so every value can be shown) and call
 ``trace`` before ``backward``, or after ``backward(retain_graph=True)``.
 
-Every tensor is reduced to a :func:`summarize` dict of plain Python numbers,
-so the result can be printed, compared and drawn without torch.
+Every tensor is reduced to a :func:`summarize` dict of plain Python numbers
+(every element of a small tensor, statistics of a large one), so the result
+can be printed, compared and drawn without torch.
 """
 
 from __future__ import annotations
@@ -27,16 +28,29 @@ from minigrad.errors import ArgumentTypeError, TapeError
 from minigrad.inspect import describe_parent
 from minigrad.variable import Variable
 
+SHOWN_IN_FULL = 8  # a tensor with at most this many elements is shown value by value
+
+
+def _nested(values) -> str:
+    """``[[1, -0.5], [2, 3]]``: nested lists of numbers, 4 significant digits each."""
+    if isinstance(values, list):
+        return "[" + ", ".join(_nested(v) for v in values) + "]"
+    return f"{values:.4g}"
+
 
 def summarize(tensor) -> dict | None:
     """A tensor as plain numbers: shape, mean, std, min, max, norm (``None`` stays ``None``).
 
-    ``text`` is a short human form: the number itself for one element,
-    otherwise ``mean ± std``.
+    A tensor of at most ``SHOWN_IN_FULL`` elements also carries ``values``
+    (its elements, as nested lists). ``text`` is a short human form: the
+    number itself for a scalar, every element for a small tensor, otherwise
+    ``mean ± std``.
 
     >>> import torch
     >>> summarize(torch.tensor([1.0, 3.0]))["text"]
-    'μ 2 ± 1.41'
+    '[1, 3]'
+    >>> summarize(torch.arange(12.0))["text"]
+    'μ 5.5 ± 3.61'
     """
     if tensor is None:
         return None
@@ -56,7 +70,11 @@ def summarize(tensor) -> dict | None:
         "norm": float(t.norm()),
         "mean_abs": float(t.abs().mean()),
     }
-    summary["text"] = f"{mean:.4g}" if n == 1 else f"μ {mean:.3g} ± {std:.3g}"
+    if n <= SHOWN_IN_FULL:
+        summary["values"] = t.tolist()
+        summary["text"] = _nested(summary["values"])
+    else:
+        summary["text"] = f"μ {mean:.3g} ± {std:.3g}"
     return summary
 
 

@@ -1,27 +1,27 @@
-"""GradientFlow, TrainingMonitor, LRScheduleExplorer and GradcheckView, headless.
+"""The training recorders and the widgets that view them, headless.
 
-Statistics and LR curves are checked against torch (torch.autograd gradients,
-torch.optim.lr_scheduler values computed here, not by the widget), and each
-picture is read back from its matplotlib figure: the plotted points, labels,
-titles and step, so that "an image was produced" is never the whole check.
+Statistics are checked against torch (torch.autograd gradients and
+statistics computed here from their definition, not by minigrad), and each
+picture is read back from its SVG (tests/svg_reading.py): the plotted
+points through the axis ticks, the bars' heights, the heatmap's pixels
+against the colour map, so that "an image was produced" is never the check.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 
+import ipywidgets as ipw
 import numpy as np
 import pytest
 import torch
+from matplotlib import colormaps
 
 import minigrad as mg
-from minigrad.stats import gradient_flags, gradient_stats
-from tests.test_gradcheck import gradcheck_weights
-from widgets import GradcheckView, GradientFlow, LRScheduleExplorer, TrainingMonitor
-from widgets.static import figure_png
-
-PNG = b"\x89PNG"
+from minigrad.stats import gradient_flags, gradient_stats, many_parameter_stats, parameter_stats
+from tests import svg_reading as read
+from tests.test_widgets_live import FakeClock
+from widgets import GradientFlow, GradientHistory, TrainingHistory, TrainingMonitor
 
 
 def make_model():
@@ -79,60 +79,93 @@ def torch_matrix(expected: list, statistic: str) -> np.ndarray:
     return np.array([[row[statistic] for row in step] for step in expected])
 
 
-def bars_of(figure):
-    """What a bar chart shows: its title, the bar heights and the labels under them."""
-    ax = figure.axes[0]
-    heights = [bar.get_height() for bar in ax.patches]
-    return ax.get_title(), heights, [label.get_text() for label in ax.get_xticklabels()]
+def every_step(model=None) -> GradientFlow:
+    """A GradientFlow whose history computes every step (no time budget)."""
+    return GradientFlow(model, history=GradientHistory(model, share=1.0))
 
 
-def test_gradient_flow_rows_per_step_match_torch():
+def heatmap_colours(matrix: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """What the heatmap should show: viridis of log10(value) between lo and hi, as bytes."""
+    unit = (np.log10(matrix) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+    return (colormaps["viridis"](np.clip(unit, 0, 1)) * 255).round().astype(np.uint8)
+
+
+def test_gradient_flow_rows_per_step_match_torch_and_its_picture_shows_them():
     model = make_model()
     net = torch_twin(model)
-    before = [p.detach().clone() for p in net.parameters()]
-    flow = GradientFlow(model)
-    first_png = flow.bars.value
+    flow = every_step(model)
+    empty = flow.plot.value
     expected = train(model, flow, 1, torch_net=net)
     assert len(flow.history) == 1
     assert flow.names == ["0.weight", "0.bias", "2.weight", "2.bias"]  # biases included
-    for row, (name, p), old in zip(flow.history[0], net.named_parameters(), before):
-        assert row["name"] == name
-        g = p.grad.double()
-        assert row["mean_abs"] == pytest.approx(float(g.abs().mean()), rel=1e-5)
-        assert row["max_abs"] == pytest.approx(float(g.abs().max()), rel=1e-5)
-        assert row["norm"] == pytest.approx(float(g.norm()), rel=1e-5)
-        if float(old.norm()) == 0.0:  # a zero-initialised bias: the ratio is undefined
-            assert math.isnan(row["update_ratio"])
-        else:
-            ratio = float((p.detach() - old).norm() / old.norm())
-            assert row["update_ratio"] == pytest.approx(ratio, rel=1e-4)
-    assert flow.bars.value[:4] == PNG and flow.bars.value != first_png
+    for statistic in ("mean_abs", "max_abs", "norm"):
+        np.testing.assert_allclose(flow.matrix(statistic), torch_matrix(expected, statistic),
+                                   rtol=1e-5, err_msg=statistic)  # fmt: skip
+    # a zero-initialised bias has no update ratio on step 1 (0 / 0), the weights have one
+    ratios = flow.matrix("update_ratio")[0]
+    assert [math.isnan(v) for v in ratios] == [False, True, False, True]
+    np.testing.assert_allclose(ratios[[0, 2]], torch_matrix(expected, "update_ratio")[0, [0, 2]],
+                               rtol=1e-4)  # fmt: skip
+    assert flow.plot.value == empty and flow.budget.pending  # drawn a moment later ...
+    flow.budget.flush()  # ... or when the cell ends
+    assert flow.plot.value != empty
     expected += train(model, flow, 2, torch_net=net, seed=2)
     assert len(flow.history) == 3 and flow.matrix().shape == (3, 4)
-    assert np.all(np.isfinite(flow.matrix("update_ratio")[1:]))
-    # Every statistic of every step is torch's, the update ratios from step 1 on
-    # (NaN only where torch's is: a bias that was all zeros before step 1).
+    assert flow.history.step_numbers == [1, 2, 3]
     for statistic in ("mean_abs", "max_abs", "norm", "update_ratio"):
-        np.testing.assert_allclose(
-            flow.matrix(statistic), torch_matrix(expected, statistic), rtol=1e-4, equal_nan=True,
-            err_msg=statistic,
-        )  # fmt: skip
-    flow.statistic.value = "norm"
-    np.testing.assert_allclose(flow.matrix(), torch_matrix(expected, "norm"), rtol=1e-4)
-    # The pictures show that data: bars of the last step, labelled, and the heatmap.
-    assert flow.bars.value == figure_png(flow.bar_figure())
-    title, heights, labels = bars_of(flow.bar_figure())
-    assert title == "norm ||g||, step 3"
-    assert labels == flow.names == [name for name, _ in net.named_parameters()]
-    np.testing.assert_allclose(heights, torch_matrix(expected, "norm")[-1], rtol=1e-4)
-    assert flow.heatmap.value == figure_png(flow.heatmap_figure())
-    heatmap = flow.heatmap_figure().axes[0]
-    shown = heatmap.images[0].get_array()  # parameters by steps
-    np.testing.assert_allclose(shown, torch_matrix(expected, "norm").T, rtol=1e-4)
-    assert [label.get_text() for label in heatmap.get_yticklabels()] == flow.names
-    assert heatmap.get_xlabel() == "step"
-    assert flow.to_png()[:4] == PNG
-    assert "image/png" in flow._repr_mimebundle_()
+        np.testing.assert_allclose(flow.matrix(statistic), torch_matrix(expected, statistic),
+                                   rtol=1e-4, equal_nan=True, err_msg=statistic)  # fmt: skip
+
+    # The picture: bars of the last step, labelled, on a log axis ...
+    flow.statistic = "norm"
+    assert flow.menu.value == "norm"  # the menu follows the trait
+    panel = read.panels(flow.plot.value)
+    bar_panel, heat_panel = list(panel.values())
+    assert read.title(bar_panel) == "norm ||g||, step 3"
+    shown = read.bars(bar_panel)
+    assert list(shown) == flow.names == [name for name, _ in net.named_parameters()]
+    np.testing.assert_allclose(list(shown.values()), torch_matrix(expected, "norm")[-1], rtol=2e-3)
+    # ... and the heatmap: one row per parameter, one column per step, viridis on a log scale
+    assert read.row_labels(heat_panel) == flow.names
+    pixels = read.heatmap(heat_panel)
+    data = torch_matrix(expected, "norm").T
+    assert pixels.shape[:2] == data.shape
+    np.testing.assert_array_equal(pixels, heatmap_colours(data, data.min(), data.max()))
+    lo, hi = read.colorbar_range(heat_panel)
+    assert data.min() <= lo and hi <= data.max()  # its ticks lie within the data's range
+    # The menu drives the trait too, and the picture follows.
+    flow.menu.value = "max_abs"
+    assert flow.statistic == "max_abs"
+    bar_panel = list(read.panels(flow.plot.value).values())[0]
+    assert read.title(bar_panel) == "max |g|, step 3"
+    np.testing.assert_allclose(list(read.bars(bar_panel).values()),
+                               torch_matrix(expected, "max_abs")[-1], rtol=2e-3)  # fmt: skip
+    assert flow.to_svg() == flow.svg(fluid=False)
+    assert "image/svg+xml" in flow._repr_mimebundle_()
+
+
+def test_gradient_flow_picture_fits_its_width():
+    model = make_model()
+    flow = every_step(model)
+    train(model, flow, 4)
+    svg = flow.plot.value
+    assert 'width="100%"' in svg  # the live picture scales to the output's width
+    width, height = read.viewbox(svg)
+    root = read.parse(svg)
+    for t in root.iter(f"{read.SVG}text"):
+        x, size = float(t.get("x")), float(t.get("font-size"))
+        reach = 0.62 * size * len(t.text or "")  # a generous width for sans-serif text
+        anchor = t.get("text-anchor")
+        left = x - reach if anchor == "end" else x - reach / 2 if anchor == "middle" else x
+        right = x if anchor == "end" else x + reach / 2 if anchor == "middle" else x + reach
+        if t.get("transform"):  # turned labels hang below their anchor
+            continue
+        assert 0 <= left and right <= width, f"text {t.text!r} runs off the picture"
+    # the colour bar's numbers, the ones that used to be cut off, are all inside
+    heat = list(read.panels(svg).values())[1]
+    assert read.texts(heat, "mg-ctick")
+    for t in read.texts(heat, "mg-ctick"):
+        assert float(t.get("x")) + 0.62 * 10 * len(t.text) <= width
 
 
 def test_gradient_flow_flags_missing_vanishing_exploding():
@@ -145,8 +178,12 @@ def test_gradient_flow_flags_missing_vanishing_exploding():
     d.grad = torch.full((3,), 0.01)
     flow = GradientFlow()
     flow.record([a, b, c, d])  # a plain list of parameters works too
+    flow.budget.flush()
     assert flow.flags == {"a": ["missing"], "b": ["vanishing"], "c": ["exploding"]}
     assert "exploding" in flow.flags_html.value and "missing" in flow.flags_html.value
+    colours = {r.get("data-label"): r.get("fill") for r in read.parse(flow.plot.value).iter(
+        f"{read.SVG}rect") if r.get("class") == "mg-bar"}  # fmt: skip
+    assert colours == {"b": "#c0392b", "c": "#c0392b", "d": "#2e86c1"}  # a has no bar: no grad
     assert gradient_flags(gradient_stats({"n": c})[0]) == ["exploding"]
     c.grad = torch.tensor([1.0, math.nan, 0.0])
     assert gradient_flags(gradient_stats({"c": c})[0]) == ["exploding"]
@@ -157,6 +194,8 @@ def test_gradient_flow_errors():
         GradientFlow().record()
     with pytest.raises(ValueError, match="statistic"):
         GradientFlow(statistic="median")
+    with pytest.raises(ValueError, match="statistic"):
+        GradientHistory().matrix("median")
 
 
 class Steps(mg.training.Callback):
@@ -177,11 +216,12 @@ class Steps(mg.training.Callback):
     def _copy(model, what):
         return {name: getattr(p, what).clone() for name, p in model.named_parameters()}
 
-    def expected_matrix(self, statistic: str) -> np.ndarray:
+    def expected_matrix(self, statistic: str, steps=None) -> np.ndarray:
         """Steps by parameters, each statistic computed here with torch (see torch_stats)."""
         rows = []
-        for step, grads in enumerate(self.grads):
-            before, after = self.weights[step], self.weights[step + 1]
+        for step in steps or range(1, len(self.grads) + 1):
+            before, after = self.weights[step - 1], self.weights[step]
+            grads = self.grads[step - 1]
             rows.append([torch_stats(g, before[n], after[n])[statistic] for n, g in grads.items()])
         return np.array(rows)
 
@@ -205,7 +245,7 @@ def test_gradient_flow_and_monitor_follow_the_trainer_batch_by_batch():
     model = make_model()
     x, y, loader = tiny_task()
     optimizer = mg.optim.SGD(model, lr=0.1)
-    flow, monitor, steps = GradientFlow(every=3), TrainingMonitor(), Steps()
+    flow, monitor, steps = every_step(), TrainingMonitor(), Steps()
     trainer = mg.Trainer(
         model, optimizer, callbacks=[flow, monitor, steps], progress=False, verbose=False
     )
@@ -215,7 +255,7 @@ def test_gradient_flow_and_monitor_follow_the_trainer_batch_by_batch():
     # training started (the flow was given no model), so step 1 has update ratios too.
     for statistic in ("mean_abs", "max_abs", "norm", "update_ratio"):
         np.testing.assert_allclose(flow.matrix(statistic), steps.expected_matrix(statistic),
-                                   rtol=1e-9, equal_nan=True, err_msg=statistic)  # fmt: skip
+                                   rtol=1e-5, equal_nan=True, err_msg=statistic)  # fmt: skip
     assert [math.isnan(v) for v in flow.matrix("update_ratio")[0]] == [False, True, False, True]
     assert not np.isnan(flow.matrix("update_ratio")[1:]).any()  # biases moved off zero
 
@@ -237,12 +277,16 @@ def test_gradient_flow_and_monitor_follow_the_trainer_batch_by_batch():
                        for xb, yb in zip(x.split(10), y.split(10)))  # fmt: skip
         accuracies.append(hits / 40)
     assert monitor.curve("val_accuracy") == ([4, 8], accuracies)
+    # The end of training drew the last state, whatever the time budget said.
     assert monitor.summary.value.startswith("step 8: ")
+    drawn = read.curves(read.panels(monitor.plot.value)["accuracy"])
+    np.testing.assert_allclose(drawn["val_accuracy"][1], accuracies, atol=1e-3)
+    assert "step 8" in read.title(list(read.panels(flow.plot.value).values())[0])
 
 
 def test_gradient_flow_takes_its_first_snapshot_when_training_starts():
     model = make_model()
-    flow = GradientFlow(model)  # a snapshot now ...
+    flow = every_step(model)  # a snapshot now ...
     with torch.no_grad():  # ... of weights that change before training starts
         for p in model.parameters():
             p.value.add_(0.5)
@@ -255,57 +299,160 @@ def test_gradient_flow_takes_its_first_snapshot_when_training_starts():
     steps.weights.pop(5)  # the second fit's start: the same weights as the first's end
     expected = steps.expected_matrix("update_ratio")
     assert not np.isnan(expected).any()  # the biases are 0.5 now: every ratio is defined
-    np.testing.assert_allclose(flow.matrix("update_ratio"), expected, rtol=1e-9)
+    np.testing.assert_allclose(flow.matrix("update_ratio"), expected, rtol=1e-5)
 
 
-def test_training_monitor_curves_and_callbacks():
-    mon = TrainingMonitor()
-    png = mon.plot.value
+def test_gradient_history_keeps_within_its_time_share_and_always_has_the_last_step():
+    # Each statistics pass "takes" 0.01 s and each training step 0.002 s, on a fake
+    # clock: with a 10% share, a pass may start 0.09 s after the last one ended.
+    clock = FakeClock()
+    model = make_model()
+    history = GradientHistory(model, share=0.1, clock=clock)
+    computed = []
+    original = history._compute
+
+    def slow_compute(*args):
+        computed.append(args[0])
+        clock.now += 0.01
+        return original(*args)
+
+    history._compute = slow_compute
+    x, y, loader = tiny_task()
+    steps = Steps()
+    optimizer = mg.optim.SGD(model, lr=0.1)
+    steps.weights.append(Steps._copy(model, "value"))
+    for _ in range(10):  # 40 steps
+        for xb, yb in loader:
+            loss = mg.cross_entropy(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            steps.grads.append(Steps._copy(model, "grad"))
+            steps.weights.append(Steps._copy(model, "value"))
+            history.record()
+            clock.now += 0.002
+    # Step 1 at once; then every 0.09 s / 0.002 s = 45 steps: none of 2..40 was due.
+    assert computed == [1]
+    optimizer.zero_grad()  # the learner clears the gradients after the loop (.grad = None)
+    with torch.no_grad():  # and moves the weights: the copies taken at the time count
+        for p in model.parameters():
+            p.value.add_(1.0)
+    # Reading the history computes the last step, as it was.
+    assert history.step_numbers == [1, 40] and computed == [1, 40]
+    for statistic in ("mean_abs", "max_abs", "norm", "update_ratio"):
+        np.testing.assert_allclose(history.matrix(statistic),
+                                   steps.expected_matrix(statistic, [1, 40]), rtol=1e-5,
+                                   equal_nan=True, err_msg=statistic)  # fmt: skip
+    assert [row["step"] for row in history[-1]] == [40] * 4
+
+
+def test_a_gradient_changed_in_place_after_its_step_is_not_used():
+    model = make_model()
+    history = GradientHistory(model, share=1e-9)  # only the first step is computed on time
+    x, y, loader = tiny_task()
+    optimizer = mg.optim.SGD(model, lr=0.1)
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        mg.cross_entropy(model(xb), yb).backward()
+        optimizer.step()
+        history.record()
+    for p in model.parameters():  # zeroed in place: the last step's gradients are gone
+        p.grad.zero_()
+    # the last step is not computed from what is there now (zeros would read "vanishing")
+    assert history.step_numbers == [1] and not history.flags
+
+
+def test_gradient_history_spreads_its_passes_in_time():
+    clock = FakeClock()
+    model = make_model()
+    history = GradientHistory(model, share=0.5, clock=clock)
+    original = history._compute
+
+    def slow_compute(*args):
+        clock.now += 0.004
+        return original(*args)
+
+    history._compute = slow_compute
+    train_steps = 30
+    g = torch.Generator().manual_seed(3)
+    optimizer = mg.optim.SGD(model, lr=0.1)
+    for _ in range(train_steps):
+        loss = mg.cross_entropy(model(mg.tensor(torch.randn(8, 4, generator=g))),
+                                torch.randint(0, 3, (8,), generator=g))  # fmt: skip
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.record()
+        clock.now += 0.001
+    # a pass of 0.004 s at a 50% share: the next may start 0.004 s after it ended, i.e.
+    # 4 steps of 0.001 s later: steps 1, 5, 9, ..., 29, and the last, 30, when read.
+    assert history.step_numbers == [*range(1, 30, 4), 30]
+
+
+def test_recorders_work_in_a_script_with_no_widget(monkeypatch):
+    opened = []
+    monkeypatch.setattr(ipw.Widget, "open", lambda self: opened.append(self))
+    model = make_model()
+    x, y, loader = tiny_task()
+    gradients, metrics, steps = GradientHistory(share=1.0), TrainingHistory(), Steps()
+    trainer = mg.Trainer(model, mg.optim.SGD(model, lr=0.1), callbacks=[gradients, metrics, steps],
+                         progress=False, verbose=False)  # fmt: skip
+    trainer.fit(loader, loader, epochs=1)
+    assert opened == []  # no widget was made
+    np.testing.assert_allclose(gradients.matrix("norm"), steps.expected_matrix("norm"), rtol=1e-5)
+    assert metrics.curve("loss") == ([1, 2, 3, 4], steps.losses)
+    assert set(metrics) == {"loss", "lr", "accuracy", "val_accuracy", "val_loss"}
+    assert metrics.latest()["loss"] == steps.losses[-1]
+    # A widget made later views the same data.
+    flow, monitor = GradientFlow(history=gradients), TrainingMonitor(history=metrics)
+    assert opened  # (the check above can see a widget being made)
+    assert flow.matrix("norm").shape == (4, 4) and monitor.curve("loss")[1] == steps.losses
+
+
+def test_training_monitor_curves_read_back_from_its_picture():
+    monitor = TrainingMonitor()
+    empty = monitor.plot.value
     for step in range(4):
-        mon.log(loss=1.0 / (step + 1), accuracy=0.2 * step, lr=torch.tensor(0.1))
-    assert mon.curve("loss") == ([1, 2, 3, 4], [1.0, 0.5, 1 / 3, 0.25])
-    assert mon.plot.value != png and mon.plot.value[:4] == PNG
-    assert "loss" in mon._panels() and mon.to_png()[:4] == PNG
-    # The picture is the figure, and the figure holds the logged points, one panel each.
-    assert mon.plot.value == figure_png(mon.figure())
-    assert curves_of(mon.figure()) == {
-        "loss": {"loss": ([1, 2, 3, 4], [1.0, 0.5, 1 / 3, 0.25])},
-        "accuracy": {"accuracy": ([1, 2, 3, 4], [0.0, 0.2, 0.4, 0.2 * 3])},
-        "lr": {"lr": ([1, 2, 3, 4], [float(torch.tensor(0.1))] * 4)},  # a float32 tensor
-    }
-    assert mon.summary.value == "step 4: loss 0.25, accuracy 0.6, lr 0.1"
+        monitor.log(loss=1.0 / (step + 1), accuracy=0.2 * step, lr=torch.tensor(0.1))
+    monitor.budget.flush()
+    assert monitor.curve("loss") == ([1, 2, 3, 4], [1.0, 0.5, 1 / 3, 0.25])
+    assert monitor.plot.value != empty
+    assert monitor.panels() == ["loss", "accuracy", "lr"]
+    panels = read.panels(monitor.plot.value)
+    assert list(panels) == ["loss", "accuracy", "lr"]
+    for name, log_y, values in (
+        ("loss", True, [1.0, 0.5, 1 / 3, 0.25]),
+        ("accuracy", False, [0.0, 0.2, 0.4, 0.6]),
+        ("lr", True, [float(torch.tensor(0.1))] * 4),  # a float32 tensor
+    ):
+        drawn = read.curves(panels[name], log_y=log_y)
+        assert list(drawn) == [name]
+        xs, ys = drawn[name]
+        np.testing.assert_allclose(xs, [1, 2, 3, 4], atol=0.01)
+        np.testing.assert_allclose(ys, values, rtol=2e-3, atol=1e-3)
+        # steps are whole numbers: every x tick is one
+        assert all(v == int(v) for v in read.tick_label_values(panels[name], "mg-xtick"))
+    assert monitor.summary.value == "step 4: loss 0.25, accuracy 0.6, lr 0.1"
     with pytest.raises(TypeError, match="number"):
-        mon.log(loss="high")
-
-
-def curves_of(figure) -> dict:
-    """Each panel's curves, as {panel title: {line label: (steps, values)}}, read from the axes."""
-    panels = {}
-    for ax in figure.axes:
-        assert ax.get_xlabel() == "step"
-        panels[ax.get_title()] = {
-            line.get_label(): (
-                [int(v) for v in line.get_xdata()],
-                [float(v) for v in line.get_ydata()],
-            )
-            for line in ax.lines
-        }
-    return panels
+        monitor.log(loss="high")
 
 
 def test_training_monitor_steps_an_explicit_step_and_counts_on_from_it():
-    mon = TrainingMonitor()
-    mon.log(loss=2.0)
-    mon.log(step=10, loss=1.0, val_loss=1.5)
-    mon.log(loss=0.5)  # one more than the last step given
-    mon.log(step=20, val_loss=0.75)
-    assert mon.curve("loss") == ([1, 10, 11], [2.0, 1.0, 0.5])
-    assert mon.curve("val_loss") == ([10, 20], [1.5, 0.75])
-    assert mon.step == 20 and mon.summary.value.startswith("step 20: ")
-    assert curves_of(mon.figure()) == {
-        "loss": {"loss": ([1, 10, 11], [2.0, 1.0, 0.5]), "val_loss": ([10, 20], [1.5, 0.75])}
-    }
-    assert mon.plot.value == figure_png(mon.figure())
+    monitor = TrainingMonitor()
+    monitor.log(loss=2.0)
+    monitor.log(step=10, loss=1.0, val_loss=1.5)
+    monitor.log(loss=0.5)  # one more than the last step given
+    monitor.log(step=20, val_loss=0.75)
+    monitor.budget.flush()
+    assert monitor.curve("loss") == ([1, 10, 11], [2.0, 1.0, 0.5])
+    assert monitor.curve("val_loss") == ([10, 20], [1.5, 0.75])
+    assert monitor.step == 20 and monitor.summary.value.startswith("step 20: ")
+    drawn = read.curves(read.panels(monitor.plot.value)["loss"], log_y=True)
+    assert set(drawn) == {"loss", "val_loss"}
+    np.testing.assert_allclose(drawn["val_loss"][0], [10, 20], atol=0.02)
+    np.testing.assert_allclose(drawn["val_loss"][1], [1.5, 0.75], rtol=2e-3)
+    legend = [t.text for t in read.texts(read.panels(monitor.plot.value)["loss"], "mg-legend")]
+    assert sorted(legend) == ["loss", "val_loss"]
 
 
 def test_training_monitor_without_batches_has_one_step_per_epoch():
@@ -330,110 +477,29 @@ def test_training_monitor_without_batches_has_one_step_per_epoch():
     assert monitor.curve("loss") == ([1, 2, 3, 4], pytest.approx(epoch_loss, rel=1e-12))
     assert monitor.curve("lr") == ([1, 2, 3, 4], [0.1] * 4)
     assert set(monitor.history) == {"loss", "lr", "accuracy", "val_accuracy", "val_loss"}
-    assert curves_of(monitor.figure())["accuracy"]["val_accuracy"] == ([1, 2, 3, 4], accuracies)
+    drawn = read.curves(read.panels(monitor.plot.value)["accuracy"])
+    np.testing.assert_allclose(drawn["val_accuracy"][1], accuracies, atol=1e-3)
     assert monitor.summary.value.startswith("step 4: ")
 
 
-def torch_lrs(make, lr, epochs):
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
-    sched = make(opt)
-    out = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(epochs):
-            out.append(opt.param_groups[0]["lr"])
-            opt.step()
-            sched.step()
-    return out
-
-
-def test_lr_explorer_sliders_change_the_curve_and_match_torch():
-    e = LRScheduleExplorer(scheduler="StepLR", epochs=30)
-    e.sliders["lr"].value = 0.1
-    e.sliders["step_size"].value = 7
-    e.sliders["gamma"].value = 0.5
-    expected = torch_lrs(lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.5), 0.1, 30)
-    np.testing.assert_allclose(e.lrs, expected, rtol=1e-12)
-    assert e.max_difference < 1e-12 and len(e.epochs) == 30
-    lines = lr_lines(e)
-    assert set(lines) == {"minigrad", "torch", "difference"}
-    np.testing.assert_allclose(lines["minigrad"], expected, rtol=1e-12)
-    np.testing.assert_allclose(lines["torch"], expected, rtol=1e-15)
-    assert max(abs(d) for d in lines["difference"]) < 1e-12
-    before = list(e.lrs)
-    png = e.plot.value
-    e.sliders["gamma"].value = 0.25
-    assert e.lrs != before and e.plot.value != png
-    # the new curve, drawn: torch's StepLR with the new gamma, and nothing between them
-    quarter = torch_lrs(lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.25), 0.1, 30)
-    lines = lr_lines(e)
-    np.testing.assert_allclose(lines["minigrad"], quarter, rtol=1e-12)
-    assert lines["torch"] == pytest.approx(quarter, rel=1e-15)
-    assert max(abs(d) for d in lines["difference"]) < 1e-12
-    assert e.sliders["t_max"].layout.display == "none"  # hidden for StepLR
-    e.kind.value = "LinearLR then CosineAnnealingLR"
-    assert e.sliders["t_max"].layout.display is None
-    s = e.settings()
-    warm = lambda o: torch.optim.lr_scheduler.LinearLR(  # noqa: E731
-        o, s["start_factor"], s["end_factor"], s["linear_epochs"]
-    )
-
-    def chained(o):
-        parts = [warm(o), torch.optim.lr_scheduler.CosineAnnealingLR(o, s["t_max"], s["lr_min"])]
-        return torch.optim.lr_scheduler.SequentialLR(o, parts, milestones=[s["linear_epochs"]])
-
-    chained_lrs = torch_lrs(chained, s["lr"], 30)
-    np.testing.assert_allclose(e.lrs, chained_lrs, rtol=1e-9, atol=1e-15)
-    np.testing.assert_allclose(lr_lines(e)["minigrad"], chained_lrs, rtol=1e-9, atol=1e-15)
-    assert e.figure().axes[0].get_title() == "LinearLR then CosineAnnealingLR"
-    assert "during" in e.note.value
-    assert e.to_png()[:4] == PNG
-
-
-def lr_lines(explorer) -> dict:
-    """The curves the explorer draws, read from its figure (which its image shows)."""
-    assert explorer.plot.value == figure_png(explorer.figure())
-    top, bottom = explorer.figure().axes
-    assert top.get_ylabel() == "lr used during epoch" and bottom.get_xlabel() == "epoch"
-    lines = {line.get_label(): line for line in top.lines if not line.get_label().startswith("_")}
-    for line in [*lines.values(), *bottom.lines]:  # one point per epoch, from epoch 0
-        assert list(line.get_xdata()) == list(range(len(explorer.lrs)))
-    lines["difference"] = bottom.lines[0]
-    return {name: [float(v) for v in line.get_ydata()] for name, line in lines.items()}
-
-
-def test_gradcheck_view_heatmaps_and_worst_list():
-    class Half(mg.Gate):
-        """y = x**2 with a wrong backward (x instead of 2x)."""
-
-        def forward(self, x):
-            self.x = x
-            return x**2
-
-        def backward(self, grad_output):
-            return (grad_output * self.x,)
-
-    x = mg.tensor(torch.randn(3, 4, dtype=torch.float64), requires_grad=True, name="x")
-    report = mg.gradcheck(lambda v: Half()(v), x)
-    view = GradcheckView(report)
-    assert "failed" in view.verdict.value
-    worst = report.mismatches[0]
-    assert f"{worst.index}" in view.worst.value and view.plot.value[:4] == PNG
-    # The panels hold, by the closed form for S = sum(x**2 * r): the tape's x r, the
-    # true 2 x r, and their difference |x r|; the worst element is where |x r| is largest.
-    r = gradcheck_weights(x.shape)
-    assert view.plot.value == figure_png(view.figure())
-    panels = {ax.get_title(): ax.images[0].get_array() for ax in view.figure().axes if ax.images}
-    assert list(panels) == ["x: analytic", "x: numeric", "x: |difference|"]
-    np.testing.assert_allclose(panels["x: analytic"], x.value * r, rtol=1e-12)
-    np.testing.assert_allclose(panels["x: numeric"], 2 * x.value * r, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(panels["x: |difference|"], (x.value * r).abs(), atol=1e-8)
-    flat = int((x.value * r).abs().argmax())
-    assert worst.index == (flat // 4, flat % 4)
-    assert f"<td>{2 * float(x.value.flatten()[flat] * r.flatten()[flat]):.6g}</td>" in (
-        view.worst.value
-    )
-    ok = GradcheckView(mg.gradcheck(lambda v: (v * v).sum(), x))
-    assert "passed" in ok.verdict.value and "within tolerance" in ok.worst.value
-    with pytest.raises(TypeError, match="GradcheckReport"):
-        GradcheckView("report")
+def test_many_parameter_stats_is_parameter_stats_for_every_row():
+    g = torch.Generator().manual_seed(5)
+    shapes = [(6, 4), (6,), (3, 6), (3,)]
+    for dtype in (torch.float32, torch.float64):
+        values = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+        grads = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+        befores = [v - 0.01 * gr for v, gr in zip(values, grads)]
+        befores[1] = torch.zeros(6, dtype=dtype)  # a fresh bias: the ratio is undefined
+        names = ["a.weight", "a.bias", "b.weight", "b.bias"]
+        fast = many_parameter_stats(names, values, grads, befores)
+        one_by_one = [parameter_stats(*row) for row in zip(names, values, grads, befores)]
+        for got, want in zip(fast, one_by_one):
+            assert got.keys() == want.keys()
+            for key, expected in want.items():
+                if isinstance(expected, float):
+                    assert got[key] == pytest.approx(expected, rel=1e-6, nan_ok=True), key
+                else:
+                    assert got[key] == expected, key
+    # a missing gradient: the readable path, row by row
+    rows = many_parameter_stats(["w"], [torch.ones(2)], [None], [torch.ones(2)])
+    assert rows[0]["missing"] and math.isnan(rows[0]["mean_abs"])

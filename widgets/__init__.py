@@ -9,12 +9,17 @@ Each widget reads plain data from minigrad's public API and only draws it:
     TrainingMonitor()            live loss, accuracy and LR curves
     GradcheckView(report)        analytic vs numeric gradients as heatmaps
 
+The training widgets view plain recorders, which a script can use alone:
+``TrainingHistory`` (metrics by step) and ``GradientHistory`` (gradient
+statistics by step), both Trainer callbacks (widgets/recorders.py).
+
 Every widget also carries a static picture (SVG or PNG) in its display data,
-so an exported notebook still shows it. Graphs are laid out by a system
+so an exported notebook still shows it (widgets/static.py). Graphs are laid out by a system
 ``dot`` or, without one, by PyPI's ``graphviz-pure`` (see widgets/render.py).
 """
 
 from widgets.render import GraphvizMissing, dot_binary, render_svg, use_available_layout
+from widgets.recorders import GradientHistory, TrainingHistory
 from widgets.tape_graph import TapeGraph, draw_tape
 from widgets.tape_viewer import TapeViewer
 from widgets.gradient_flow import GradientFlow
@@ -30,6 +35,8 @@ __all__ = [
     "dot_binary",
     "render_svg",
     "use_available_layout",
+    "GradientHistory",
+    "TrainingHistory",
     "TapeGraph",
     "draw_tape",
     "TapeViewer",

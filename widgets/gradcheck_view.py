@@ -12,6 +12,7 @@ import html
 
 import ipywidgets as ipw
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from minigrad.gradcheck import GradcheckReport
 from widgets.static import StaticForm, figure_png, new_figure
@@ -49,6 +50,7 @@ class GradcheckView(StaticForm, ipw.VBox):
         self.worst = ipw.HTML(self._worst_table(worst))
         self.worst.add_class("mg-worst")
         self.children = [self.verdict, self.plot, self.worst]
+        self.mark_as_minigrad()
 
     def figure(self):
         rows = max(len(self.checked), 1)
@@ -68,6 +70,9 @@ class GradcheckView(StaticForm, ipw.VBox):
                 image = ax.imshow(data, cmap=cmap, vmin=lo, vmax=hi, aspect="auto",
                                   interpolation="nearest")  # fmt: skip
                 ax.set_title(f"{self.report.names[i]}: {title}", fontsize=9)
+                # Rows and columns are element indices: whole numbers only.
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
                 fig.colorbar(image, ax=ax)
         return fig
 
@@ -83,6 +88,11 @@ class GradcheckView(StaticForm, ipw.VBox):
             "<tr><th>input</th><th>index</th><th>analytic</th><th>numeric</th><th>error</th></tr>"
         )
         return f'<table class="mg-table" style="font-size:12px">{head}{rows}</table>'
+
+    def describe(self) -> str:
+        if self.report.ok:
+            return "GradcheckView: gradcheck passed"
+        return f"GradcheckView: gradcheck failed, {len(self.report.mismatches)} element(s) disagree"
 
     def to_png(self) -> bytes:
         return figure_png(self.figure())

@@ -1,26 +1,28 @@
-"""GradientFlow: per-parameter gradient statistics, recorded every step while a model trains.
+"""GradientFlow: per-parameter gradient statistics, drawn live while a model trains.
 
+It views a :class:`widgets.recorders.GradientHistory` (given, or its own).
 Call ``flow.record(model)`` after each optimiser step, or pass ``flow`` to
-the Trainer's ``callbacks``: it is a :class:`minigrad.training.Callback` that
-records after every batch. Each record adds one row per parameter
-(biases included) with mean |g|, max |g|, ||g|| and the update-to-weight
-ratio (:mod:`minigrad.stats`). Two plots follow it live: a bar per parameter
-for the latest step, and a parameter-by-step heatmap, both on a log scale.
-Parameters whose gradient is missing, vanishing or exploding are flagged.
+the Trainer's ``callbacks``: the history gets one row per parameter (biases
+included) per step, with mean |g|, max |g|, ||g|| and the update-to-weight
+ratio (:mod:`minigrad.stats`). Two plots follow it, both on a log scale: a
+bar per parameter for the latest step, and a parameter-by-step heatmap with
+its colour bar. Parameters whose gradient is missing, vanishing or exploding
+are flagged. The statistic shown is the synced trait ``statistic``, which
+the menu is linked to. Redraws follow a time budget (see widgets/live.py).
 """
 
 from __future__ import annotations
 
 import html
-import math
 
 import ipywidgets as ipw
 import numpy as np
-from matplotlib.colors import LogNorm
+import traitlets
 
-from minigrad.stats import gradient_flags, gradient_stats, snapshot
-from minigrad.training import Callback
-from widgets.static import StaticForm, figure_png, new_figure
+from widgets.live import LiveView
+from widgets.recorders import GradientHistory
+from widgets.static import StaticForm
+from widgets.svg_chart import bar_panel, chart, heatmap_panel
 
 STATISTICS = {
     "mean |g|": "mean_abs",
@@ -28,163 +30,135 @@ STATISTICS = {
     "norm ||g||": "norm",
     "update / weight": "update_ratio",
 }
+HEALTHY, FLAGGED = "#2e86c1", "#c0392b"
+MAX_COLUMNS = 1200  # heatmap columns: enough for the width of a screen
 
 
-class GradientFlow(StaticForm, ipw.VBox, Callback):
+class GradientFlow(StaticForm, ipw.VBox, LiveView):
     """Gradient statistics per parameter and step. See the module docstring.
 
     ``model`` (optional) is what ``record()`` reads when called without an
     argument; giving it up front also lets the first step's update ratio be
-    measured. ``every`` redraws the plots only every n records (drawing is
-    the slow part). ``vanishing`` / ``exploding`` are the thresholds on
-    mean |g| and max |g| for the flags.
+    measured. ``vanishing`` / ``exploding`` are the thresholds on mean |g|
+    and max |g| for the flags; ``interval`` the shortest time between redraws;
+    ``every`` n: consider a redraw only every n records (the end still draws).
     """
+
+    static_mime = "image/svg+xml"
+    statistic = traitlets.Unicode("mean_abs").tag(sync=True)
 
     def __init__(
         self,
         model=None,
         statistic: str = "mean_abs",
-        every: int = 1,
+        history: GradientHistory | None = None,
         vanishing: float = 1e-7,
         exploding: float = 1e2,
+        interval: float = 0.25,
+        every: int = 1,
     ):
-        super().__init__()
-        self.add_class("mg-gradient-flow")
-        self.model = model
-        self.every = max(1, int(every))
-        self.vanishing, self.exploding = vanishing, exploding
-        self.history: list[list[dict]] = []
-        self._before = snapshot(model) if model is not None else None
-        choices = [(label, key) for label, key in STATISTICS.items()]
         if statistic not in STATISTICS.values():
             raise ValueError(
                 f"GradientFlow: unknown statistic {statistic!r}\n"
                 f"help: choose one of {sorted(STATISTICS.values())}"
             )
-        self.statistic = ipw.Dropdown(options=choices, value=statistic, description="show")
-        self.statistic.observe(lambda _: self.redraw(), names="value")
+        super().__init__()
+        self.add_class("mg-gradient-flow")
+        self.statistic = statistic
+        self.menu = ipw.Dropdown(options=list(STATISTICS.items()), description="show")
+        self.menu.add_class("mg-statistic")
+        ipw.link((self, "statistic"), (self.menu, "value"))
         self.flags_html = ipw.HTML()
         self.flags_html.add_class("mg-flags")
-        self.bars = ipw.Image(format="png")
-        self.bars.add_class("mg-bars")
-        self.heatmap = ipw.Image(format="png")
-        self.heatmap.add_class("mg-heatmap")
-        self.children = [self.statistic, self.flags_html, ipw.HBox([self.bars, self.heatmap])]
+        self.plot = ipw.HTML()
+        self.plot.add_class("mg-flow-plot")
+        self.children = [self.menu, self.flags_html, self.plot]
+        self.mark_as_minigrad()
+        if history is None:
+            history = GradientHistory(model, vanishing, exploding)
+        self.follow(history, interval, every)
+        self.observe(lambda _: self.redraw(), names="statistic")
         self.redraw()
 
-    # -- recording ------------------------------------------------------------
-    def before_step(self, model=None) -> None:
-        """Remember the parameters before an optimiser step (``record`` does it for the next)."""
-        self._before = snapshot(model if model is not None else self.model)
+    # -- the recorder's surface ---------------------------------------------------------
+    @property
+    def model(self):
+        return self.history.model
 
     def record(self, model=None) -> list[dict]:
         """Add one step's statistics (call after ``optimizer.step()``); returns its rows."""
-        source = model if model is not None else self.model
-        if source is None:
-            raise TypeError(
-                "GradientFlow.record: no model to read\n"
-                "help: pass it, flow.record(model), or create GradientFlow(model)"
-            )
-        rows = gradient_stats(source, self._before)
-        for row in rows:
-            row["flags"] = gradient_flags(row, self.vanishing, self.exploding)
-        self.history.append(rows)
-        self._before = snapshot(source)
-        if len(self.history) % self.every == 0:
-            self.redraw()
-        return rows
+        return self.history.record(model)
 
-    # -- as a Trainer callback --------------------------------------------------
-    def on_train_begin(self, trainer) -> None:
-        self.model = trainer.model
-        self.before_step(trainer.model)
+    def before_step(self, model=None) -> None:
+        self.history.before_step(model)
 
-    def on_batch_end(self, trainer, batch: int, loss: float) -> None:
-        self.record(trainer.model)
-
-    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
-        if len(self.history) % self.every:  # draw what the last records added
-            self.redraw()
-
-    # -- plain data -----------------------------------------------------------
     @property
     def names(self) -> list[str]:
-        return [row["name"] for row in self.history[-1]] if self.history else []
+        return self.history.names
 
-    def matrix(self, statistic: str | None = None) -> np.ndarray:
-        """Steps by parameters, one statistic (NaN where missing)."""
-        key = statistic or self.statistic.value
-        index = {n: j for j, n in enumerate(self.names)}
-        out = np.full((len(self.history), len(index)), np.nan)
-        for i, rows in enumerate(self.history):
-            for row in rows:
-                if row["name"] in index:
-                    out[i, index[row["name"]]] = row[key]
-        return out
+    def matrix(self, statistic: str | None = None):
+        """Steps by parameters, one statistic (the one shown by default)."""
+        return self.history.matrix(statistic or self.statistic)
 
     @property
     def flags(self) -> dict[str, list[str]]:
-        """The latest step's flags, by parameter name (only flagged parameters)."""
-        if not self.history:
-            return {}
-        return {row["name"]: row["flags"] for row in self.history[-1] if row["flags"]}
+        return self.history.flags
 
-    # -- drawing --------------------------------------------------------------
+    # -- drawing ----------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return next(k for k, v in STATISTICS.items() if v == self.statistic)
+
+    def describe(self) -> str:
+        flags = self.flags
+        numbers = self.history.step_numbers
+        if not numbers:
+            return "no steps recorded yet: call flow.record(model) after a step"
+        if flags:
+            return "; ".join(f"{n}: {', '.join(f)}" for n, f in flags.items())
+        return f"step {numbers[-1]}: every gradient looks healthy"
+
+    def heatmap_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """The heatmap's steps, one column each, and its matrix (parameters by those steps).
+
+        A step that was not computed (see GradientHistory's time ``share``) shows
+        the last computed one before it; past MAX_COLUMNS steps, columns are
+        spread evenly over them.
+        """
+        numbers = np.array(self.history.step_numbers)
+        matrix = self.matrix()
+        if not numbers.size:
+            return numbers, matrix.T
+        columns = np.arange(numbers[0], numbers[-1] + 1)
+        if columns.size > MAX_COLUMNS:
+            columns = np.unique(np.linspace(numbers[0], numbers[-1], MAX_COLUMNS).round())
+        held = np.searchsorted(numbers, columns, side="right") - 1
+        return columns, matrix[held].T
+
+    def svg(self, fluid: bool = True) -> str:
+        numbers = self.history.step_numbers
+        rows = self.history[-1] if numbers else []
+        values = [row[self.statistic] for row in rows]
+        colours = [FLAGGED if row["flags"] else HEALTHY for row in rows]
+        names = self.names
+        step = f"step {numbers[-1]}" if numbers else "no steps yet"
+        bars = bar_panel(f"{self.label}, {step}", names, values, colours, width=0.8)
+        columns, matrix = self.heatmap_columns()
+        title = f"{self.label}, parameter by step (log colour scale)"
+        heat = heatmap_panel(title, matrix, names, x_values=columns.tolist(), width=1.2)
+        return chart([bars, heat], width=1000, height=320, css="mg-chart", fluid=fluid)
+
     def redraw(self) -> None:
         flags = self.flags
-        if not self.history:
-            self.flags_html.value = "no steps recorded yet: call flow.record(model) after a step"
-        elif flags:
+        if flags:
             items = "".join(
                 f"<li><b>{html.escape(n)}</b>: {', '.join(f)}</li>" for n, f in flags.items()
             )
             self.flags_html.value = f'<ul style="color:#b00">{items}</ul>'
         else:
-            self.flags_html.value = f"step {len(self.history)}: every gradient looks healthy"
-        self.bars.value = figure_png(self.bar_figure())
-        self.heatmap.value = figure_png(self.heatmap_figure())
+            self.flags_html.value = html.escape(self.describe())
+        self.plot.value = self.svg()
+        self.picture_changed()
 
-    def bar_figure(self):
-        fig = new_figure(5.5, 3.4)
-        self._draw_bars(fig.add_subplot())
-        return fig
-
-    def heatmap_figure(self):
-        fig = new_figure(5.5, 3.4)
-        self._draw_heatmap(fig, fig.add_subplot())
-        return fig
-
-    def _draw_bars(self, ax) -> None:
-        key = self.statistic.value
-        label = next(k for k, v in STATISTICS.items() if v == key)
-        ax.set_title(f"{label}, step {len(self.history)}")
-        if not self.history:
-            return
-        rows = self.history[-1]
-        shown = [row[key] if math.isfinite(row[key]) and row[key] > 0 else np.nan for row in rows]
-        colours = ["#c0392b" if row["flags"] else "#2e86c1" for row in rows]
-        ax.bar(range(len(rows)), shown, color=colours)
-        ax.set_xticks(range(len(rows)), [row["name"] for row in rows], rotation=60,
-                      ha="right", fontsize=8)  # fmt: skip
-        if any(math.isfinite(v) for v in shown):
-            ax.set_yscale("log")
-
-    def _draw_heatmap(self, fig, ax) -> None:
-        ax.set_title("parameter by step (log scale)")
-        data = self.matrix()
-        positive = data[np.isfinite(data) & (data > 0)]
-        if not positive.size:
-            return
-        masked = np.ma.masked_invalid(np.where(data > 0, data, np.nan)).T
-        top = max(positive.max(), positive.min() * 1.01)
-        image = ax.imshow(masked, aspect="auto", interpolation="nearest", cmap="viridis",
-                          norm=LogNorm(vmin=positive.min(), vmax=top))  # fmt: skip
-        fig.colorbar(image, ax=ax)
-        ax.set_yticks(range(len(self.names)), self.names, fontsize=8)
-        ax.set_xlabel("step")
-
-    def to_png(self) -> bytes:
-        fig = new_figure(11, 3.6)
-        self._draw_bars(fig.add_subplot(1, 2, 1))
-        self._draw_heatmap(fig, fig.add_subplot(1, 2, 2))
-        return figure_png(fig)
+    def to_svg(self) -> str:
+        return self.svg(fluid=False)

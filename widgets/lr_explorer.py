@@ -11,14 +11,17 @@ epoch e, i.e. what the optimiser holds while that epoch trains, before the
 
 from __future__ import annotations
 
+import html
 import warnings
 
 import ipywidgets as ipw
 import numpy as np
 import torch
+import traitlets
 
 import minigrad as mg
-from widgets.static import StaticForm, figure_png, new_figure
+from widgets.static import StaticForm
+from widgets.svg_chart import Series, chart, line_panel
 
 CHOICES = ("StepLR", "LinearLR", "CosineAnnealingLR", "LinearLR then CosineAnnealingLR")
 
@@ -81,56 +84,111 @@ def torch_curve(kind: str, lr: float, epochs: int, **p) -> list[float]:
     return lrs
 
 
+# Each setting: its control (a slider) and its range; the value itself is a trait.
+CONTROLS = {
+    "lr": dict(kind="log", value=0.1, min=-4, max=0, step=0.1, description="base lr"),
+    "epochs": dict(kind="int", value=60, min=1, max=300, description="epochs"),
+    "step_size": dict(kind="int", value=10, min=1, max=100, description="step_size"),
+    "gamma": dict(kind="float", value=0.5, min=0.05, max=1.0, step=0.05, description="gamma"),
+    "linear_epochs": dict(kind="int", value=10, min=1, max=100, description="LinearLR epochs"),
+    "start_factor": dict(kind="float", value=0.1, min=0.0, max=1.0, step=0.05,
+                         description="start_factor"),
+    "end_factor": dict(kind="float", value=1.0, min=0.0, max=1.0, step=0.05,
+                       description="end_factor"),
+    "t_max": dict(kind="int", value=50, min=1, max=300, description="t_max"),
+    "lr_min": dict(kind="float", value=0.0, min=0.0, max=0.05, step=0.001, description="lr_min",
+                   readout_format=".3f"),
+}  # fmt: skip
+STYLE = {"description_width": "120px"}
+
+
+def _control(name: str):
+    spec = dict(CONTROLS[name])
+    kind = spec.pop("kind")
+    make = {"log": ipw.FloatLogSlider, "int": ipw.IntSlider, "float": ipw.FloatSlider}[kind]
+    control = make(style=STYLE, continuous_update=False, **spec)
+    control.add_class(f"mg-slider-{name}")
+    return control
+
+
 class LRScheduleExplorer(StaticForm, ipw.VBox):
-    """Sliders for a schedule's settings and its LR curve, with torch's curve over it."""
+    """Sliders for a schedule's settings and its LR curve, with torch's curve over it.
+
+    The state is in synced traits, one per setting (``kind``, ``lr``,
+    ``epochs``, ``step_size``, ``gamma``, ``linear_epochs``, ``start_factor``,
+    ``end_factor``, ``t_max``, ``lr_min``, ``overlay``); the controls are
+    linked to them, so ``explorer.gamma = 0.25`` moves the slider and redraws.
+    A setting the scheduler refuses shows minigrad's message in the widget and
+    keeps the last curve that was valid (``shown_settings`` says which).
+    """
+
+    static_mime = "image/svg+xml"
+    kind = traitlets.Unicode("LinearLR then CosineAnnealingLR").tag(sync=True)
+    lr = traitlets.Float(0.1).tag(sync=True)
+    epochs = traitlets.Int(60).tag(sync=True)
+    step_size = traitlets.Int(10).tag(sync=True)
+    gamma = traitlets.Float(0.5).tag(sync=True)
+    linear_epochs = traitlets.Int(10).tag(sync=True)
+    start_factor = traitlets.Float(0.1).tag(sync=True)
+    end_factor = traitlets.Float(1.0).tag(sync=True)
+    t_max = traitlets.Int(50).tag(sync=True)
+    lr_min = traitlets.Float(0.0).tag(sync=True)
+    overlay = traitlets.Bool(True).tag(sync=True)
 
     def __init__(self, scheduler: str = "LinearLR then CosineAnnealingLR", epochs: int = 60):
-        super().__init__()
+        if scheduler not in CHOICES:
+            raise ValueError(
+                f"LRScheduleExplorer: unknown scheduler {scheduler!r}\n"
+                f"help: choose one of {CHOICES}"
+            )
+        super().__init__(kind=scheduler, epochs=epochs)
         self.add_class("mg-lr-explorer")
-        style = {"description_width": "110px"}
-        self.kind = ipw.Dropdown(options=CHOICES, value=scheduler, description="scheduler",
-                                 style=style)  # fmt: skip
-        self.sliders = {
-            "lr": ipw.FloatLogSlider(0.1, base=10, min=-4, max=0, step=0.1, description="base lr"),
-            "epochs": ipw.IntSlider(epochs, min=1, max=300, description="epochs"),
-            "step_size": ipw.IntSlider(10, min=1, max=100, description="step_size"),
-            "gamma": ipw.FloatSlider(0.5, min=0.05, max=1.0, step=0.05, description="gamma"),
-            "linear_epochs": ipw.IntSlider(10, min=1, max=100, description="LinearLR epochs"),
-            "start_factor": ipw.FloatSlider(
-                0.1, min=0.05, max=1.0, step=0.05, description="start_factor"
-            ),  # fmt: skip
-            "end_factor": ipw.FloatSlider(
-                1.0, min=0.0, max=1.0, step=0.05, description="end_factor"
-            ),  # fmt: skip
-            "t_max": ipw.IntSlider(50, min=1, max=300, description="t_max"),
-            "lr_min": ipw.FloatSlider(
-                0.0, min=0.0, max=0.05, step=0.001, readout_format=".3f", description="lr_min"
-            ),  # fmt: skip
-        }
+        self.menu = ipw.Dropdown(options=CHOICES, description="scheduler", style=STYLE)
+        self.menu.layout.width = "430px"  # the longest name, "LinearLR then CosineAnnealingLR"
+        self.menu.add_class("mg-scheduler")
+        ipw.link((self, "kind"), (self.menu, "value"))
+        self.sliders = {name: _control(name) for name in CONTROLS}
         for name, slider in self.sliders.items():
-            slider.style = style
-            slider.add_class(f"mg-slider-{name}")
-            slider.observe(lambda _: self.update(), names="value")
-        self.overlay = ipw.Checkbox(True, description="overlay torch")
-        self.overlay.observe(lambda _: self.update(), names="value")
-        self.kind.observe(lambda _: self.update(), names="value")
+            ipw.link((self, name), (slider, "value"))
+        # The epochs also as a number box, to set them exactly.
+        self.epochs_box = ipw.BoundedIntText(min=1, max=CONTROLS["epochs"]["max"], description="",
+                                             layout=ipw.Layout(width="80px"))  # fmt: skip
+        self.epochs_box.add_class("mg-epochs-box")
+        ipw.link((self, "epochs"), (self.epochs_box, "value"))
+        self.overlay_box = ipw.Checkbox(description="overlay torch")
+        ipw.link((self, "overlay"), (self.overlay_box, "value"))
         self.note = ipw.HTML(
             "<i>The value plotted at epoch e is the learning rate used <b>during</b> epoch e "
             "(set before it trains; scheduler.step() runs after it).</i>"
         )
         self.summary = ipw.HTML()
         self.summary.add_class("mg-lr-summary")
-        self.plot = ipw.Image(format="png")
+        self.message = ipw.HTML()
+        self.message.add_class("mg-lr-message")
+        self.plot = ipw.HTML()
         self.plot.add_class("mg-lr-plot")
-        controls = ipw.VBox([self.kind, *self.sliders.values(), self.overlay])
-        self.children = [ipw.HBox([controls, self.plot]), self.note, self.summary]
-        self.epochs: list[int] = []
+        self.plot.layout.width = "100%"
+        rows = [self.menu]
+        for name, slider in self.sliders.items():
+            rows.append(ipw.HBox([slider, self.epochs_box]) if name == "epochs" else slider)
+        controls = ipw.VBox([*rows, self.overlay_box])
+        controls.layout.min_width = "430px"
+        self.children = [ipw.HBox([controls, self.plot]), self.message, self.note, self.summary]
+        self.mark_as_minigrad()
         self.lrs: list[float] = []
         self.torch_lrs: list[float] = []
+        self.shown_settings: dict = {}
+        self.error = ""
+        self.observe(lambda _: self.update(), names=["kind", "overlay", *CONTROLS])
         self.update()
 
     def settings(self) -> dict:
-        return {name: slider.value for name, slider in self.sliders.items()}
+        """Every setting's current value (the traits), by name."""
+        return {name: getattr(self, name) for name in CONTROLS}
+
+    @property
+    def epoch_numbers(self) -> list[int]:
+        return list(range(len(self.lrs)))
 
     @property
     def max_difference(self) -> float:
@@ -139,46 +197,67 @@ class LRScheduleExplorer(StaticForm, ipw.VBox):
         return float(np.max(np.abs(np.subtract(self.lrs, self.torch_lrs)), initial=0.0))
 
     def update(self) -> None:
-        kind = self.kind.value
+        """Recompute both curves for the current settings (or say why they cannot be)."""
+        kind = self.kind
         for name, slider in self.sliders.items():
             wanted = name in ("lr", "epochs") or name in USES[kind]
             slider.layout.display = None if wanted else "none"
         p = self.settings()
         lr, epochs = p.pop("lr"), p.pop("epochs")
-        self.epochs = list(range(epochs))
         try:
-            self.lrs = minigrad_curve(kind, lr, epochs, **p)
-            self.torch_lrs = torch_curve(kind, lr, epochs, **p) if self.overlay.value else []
-            error = ""
-        except (ValueError, TypeError) as e:  # a setting the scheduler refuses: say why
-            self.lrs, self.torch_lrs = [], []
-            error = str(e).replace("\n", "<br>")
-        if error:
-            self.summary.value = f'<span style="color:#b00">{error}</span>'
-        else:
-            diff = f", max |minigrad - torch| = {self.max_difference:.3g}" if self.torch_lrs else ""
-            self.summary.value = (
-                f"{kind}: lr at epoch 0 = {self.lrs[0]:.4g}, at epoch {epochs - 1} = "
-                f"{self.lrs[-1]:.4g}{diff}"
-            )
-        self.plot.value = figure_png(self.figure())
+            lrs = minigrad_curve(kind, lr, epochs, **p)
+        except (mg.errors.MinigradError, ValueError, TypeError) as error:
+            # minigrad refuses this setting: say why, and keep the last good curve.
+            self.error = str(error)
+            self.message.value = _message("minigrad refuses this setting", self.error,
+                                          "the curve is the last valid one")  # fmt: skip
+            self.picture_changed()
+            return
+        self.error = ""
+        self.message.value = ""
+        torch_lrs = []
+        if self.overlay:
+            try:
+                torch_lrs = torch_curve(kind, lr, epochs, **p)
+            except (ValueError, TypeError) as error:  # minigrad's range is wider than torch's
+                self.message.value = _message("torch refuses this setting", str(error),
+                                              "only minigrad's curve is drawn")  # fmt: skip
+        self.lrs, self.torch_lrs = lrs, torch_lrs
+        self.shown_settings = {"kind": kind, **self.settings()}
+        diff = f", max |minigrad - torch| = {self.max_difference:.3g}" if self.torch_lrs else ""
+        self.summary.value = (
+            f"{kind}: lr at epoch 0 = {self.lrs[0]:.4g}, at epoch {epochs - 1} = "
+            f"{self.lrs[-1]:.4g}{diff}"
+        )
+        self.plot.value = self.svg()
+        self.picture_changed()
 
-    def figure(self):
-        fig = new_figure(6.4, 4.2)
-        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-        if self.lrs:
-            e = np.arange(len(self.lrs))
-            top.step(e, self.lrs, where="post", label="minigrad", linewidth=2)
-            top.plot(e, self.lrs, ".", markersize=3)
-            if self.torch_lrs:
-                top.step(e, self.torch_lrs, where="post", linestyle="--", label="torch")
-                bottom.plot(e, np.subtract(self.lrs, self.torch_lrs), color="#c0392b")
-            top.legend(fontsize=8)
-        top.set_ylabel("lr used during epoch")
-        top.set_title(self.kind.value, fontsize=10)
-        bottom.set_ylabel("minigrad - torch", fontsize=8)
-        bottom.set_xlabel("epoch")
-        return fig
+    def svg(self, fluid: bool = True) -> str:
+        e = self.epoch_numbers
+        curves = [Series("minigrad", e, self.lrs, step=True)]
+        if self.torch_lrs:
+            curves.append(Series("torch", e, self.torch_lrs, dashed=True, step=True))
+        title = self.shown_settings.get("kind", self.kind)
+        top = line_panel(title, curves, xlabel="", ylabel="lr used during epoch", width=3)
+        gaps = []
+        if self.torch_lrs:
+            difference = np.subtract(self.lrs, self.torch_lrs).tolist()
+            gaps.append(Series("difference", e, difference, colour="#c0392b", step=True))
+        bottom = line_panel("minigrad - torch", gaps, xlabel="epoch", ylabel="difference",
+                            width=1.4)  # fmt: skip
+        return chart([top, bottom], width=500, height=400, css="mg-chart", fluid=fluid,
+                     vertical=True)  # fmt: skip
 
-    def to_png(self) -> bytes:
-        return figure_png(self.figure())
+    def describe(self) -> str:
+        return f"LRScheduleExplorer: {self.summary.value}"
+
+    def to_svg(self) -> str:
+        return self.svg(fluid=False)
+
+
+def _message(title: str, text: str, consequence: str) -> str:
+    lines = html.escape(text).replace("\n", "<br>")
+    return (
+        f'<div style="color:#b00;border-left:3px solid #b00;padding-left:8px">'
+        f"<b>{title}</b> ({consequence}):<br>{lines}</div>"
+    )

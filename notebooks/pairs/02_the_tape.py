@@ -55,8 +55,10 @@ print("gate:", node.gate.name, "| parents:", node.parents, "| payload:", node.pa
 print("the gate's docstring is its maths:", type(node.gate).__doc__)
 
 # %% [markdown]
-# The same tape, drawn: leaves (the inputs you made) on the left, ops as boxes, each arrow
-# an input. `draw_tape` shows values because the tape kept them.
+# The same tape, drawn, top to bottom: values are boxes (the leaves you made at the top,
+# each op's result below its op), ops are ovals, and each arrow is one input of an op. A box
+# shows the value's `data` and `grad` (`–` until a backward pass gives it one), every element
+# of a small tensor. `draw_tape` shows values because the tape kept them.
 
 # %%
 draw_tape(o)
@@ -115,10 +117,13 @@ passed = exercises.check_reverse_walk(backward_pass)
 #
 # ## Step through it: TapeViewer
 #
-# Press the arrows (or drag the slider). The forward steps show each value as it is
-# computed; the backward steps walk the same nodes in reverse, showing the gradient that
-# arrives at each output and what the gate sends to each input. Watch `w` receive its
-# gradient only at the very last backward step.
+# Press *next* and *previous* (or drag the slider; *forward* and *backward* jump to the start
+# of each pass). The forward steps show each value as it is computed; the backward steps
+# walk the same ops in reverse, and the graph shows the gradients: the box of the op's output
+# shows the gradient that arrives there (red), the arrows to its inputs light up, and each
+# input's box shows the gradient it holds so far (green). The details beside the graph say
+# what the gate sends to each input. Watch `w` receive its gradient only at the very last
+# backward step.
 
 # %%
 viewer = TapeViewer(o)
@@ -143,7 +148,9 @@ for step in viewer.steps:
 #
 # In `y = a * a`, the value `a` is used twice (both inputs of `Mul`), so it receives two
 # gradients, $a$ and $a$, which add up to $2a$: the rule $\frac{d}{da}a^2 = 2a$ falls out
-# of accumulation. In the viewer, the second contribution is marked as *added*.
+# of accumulation. In the viewer, `a` has two arrows into `Mul`, one per use; at the `Mul`
+# step both light up and `a`'s box turns purple: each share is *added* to what `a` already
+# held.
 
 # %%
 ctx2 = mg.Context(keep_outputs=True, name="square")

@@ -16,6 +16,7 @@ import torch
 
 import minigrad as mg
 from minigrad import exercises
+from widgets.lesson_plots import heatmap
 
 _ = torch.manual_seed(0)
 
@@ -68,17 +69,13 @@ table = col + row
 print("col.grad", col.grad.flatten().tolist(), "= row sums", weights.sum(1).tolist())
 print("row.grad", row.grad.tolist(), "= column sums", weights.sum(0).tolist())
 
-fig, axes = plt.subplots(1, 3, figsize=(9, 2.6), gridspec_kw={"width_ratios": [4, 1, 4]})
-axes[0].imshow(weights, cmap="viridis")
-axes[0].set_title("dL/d(col + row)  (3, 4)")
-axes[1].imshow(col.grad, cmap="viridis")
-axes[1].set_title("col.grad (3, 1)")
-axes[2].imshow(row.grad.reshape(1, 4), cmap="viridis")
-axes[2].set_title("row.grad (4,)")
-for ax in axes:
-    ax.set_xticks([])
-    ax.set_yticks([])
-plt.tight_layout()
+# Each cell says its value (the colours only help the eye).
+tables = {"dL/d(col + row)  (3, 4)": weights, "col.grad (3, 1)": col.grad,
+          "row.grad (4,)": row.grad.reshape(1, 4)}  # fmt: skip
+fig, axes = plt.subplots(1, 3, figsize=(10, 2.8), width_ratios=[4, 1.3, 4], layout="constrained")
+for ax, (title, values) in zip(axes, tables.items()):
+    heatmap(ax, values, fmt="{:g}")
+    ax.set_title(title)
 plt.show()
 
 # %% [markdown]

@@ -18,6 +18,7 @@ import torch
 
 import minigrad as mg
 from minigrad import exercises, nn
+from widgets.lesson_plots import integer_ticks
 
 _ = torch.manual_seed(0)
 
@@ -156,13 +157,21 @@ settings = {
     "tanh, He": (nn.he_init(), mg.tanh),
 }
 curves = {label: activation_stds(init, act) for label, (init, act) in settings.items()}
-fig, ax = plt.subplots(figsize=(7, 3.8))
-for label, stds in curves.items():
-    ax.semilogy(range(1, 21), stds, "o-", ms=3, label=label)
-ax.set_xlabel("layer")
-ax.set_ylabel("std of activations")
-ax.set_title("Signal size through 20 layers, before any training")
-ax.legend(fontsize=8)
+# Two panels: the tiny N(0, 0.01²) start falls 20 decades, which would flatten the others.
+fig, (every, close) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+for k, (label, stds) in enumerate(curves.items()):
+    every.semilogy(range(1, 21), stds, "o-", ms=3, color=f"C{k}", label=label)
+    if not label.startswith("ReLU, N"):  # the same colour for the same curve in both panels
+        close.semilogy(range(1, 21), stds, "o-", ms=3, color=f"C{k}", label=label)
+every.set_title("all five: a too-small start vanishes")
+close.set_title("the other four, closer")
+for ax in (every, close):
+    ax.set_xlabel("layer")
+    ax.set_ylabel("std of activations")
+    integer_ticks(ax)
+every.legend(fontsize=8)
+close.legend(fontsize=8)
+fig.suptitle("Signal size through 20 layers, before any training")
 plt.show()
 for label, stds in curves.items():
     print(f"{label:<26} layer 1: {stds[0]:.3g}   layer 20: {stds[-1]:.3g}")

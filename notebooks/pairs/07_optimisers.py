@@ -184,15 +184,29 @@ for name, (ours, theirs) in optimisers.items():
 # %%
 xs, ys = np.meshgrid(np.linspace(-2, 2, 200), np.linspace(-1, 3, 200))
 zs = (1 - xs) ** 2 + 10 * (ys - xs**2) ** 2
-fig, ax = plt.subplots(figsize=(7, 5.5))
-ax.contour(xs, ys, np.log1p(zs), levels=25, cmap="Greys", linewidths=0.6)
-for name, path in paths.items():
-    ax.plot(path[:, 0], path[:, 1], ".-", ms=2, lw=1, label=name)
-ax.plot(1, 1, "k*", ms=12, label="minimum (1, 1)")
-ax.set_xlim(-2, 2)
-ax.set_ylim(-1, 3)
-ax.legend(loc="lower right", fontsize=8)
-ax.set_title(f"{STEPS} steps from {tuple(START)} on Rosenbrock's valley")
+# One panel per optimiser (its path in colour, the others in grey), so that paths that
+# run close together can still be told apart; the last panel has them all.
+fig, axes = plt.subplots(2, 3, figsize=(12, 7.5), sharex=True, sharey=True,
+                         layout="constrained")  # fmt: skip
+panels = [*paths, "all five"]
+for ax, shown in zip(axes.flat, panels):
+    ax.contour(xs, ys, np.log1p(zs), levels=25, cmap="Greys", linewidths=0.5)
+    for k, (name, path) in enumerate(paths.items()):
+        if shown == "all five":
+            ax.plot(path[:, 0], path[:, 1], "-", lw=1.2, color=f"C{k}", label=name)
+        elif name == shown:
+            ax.plot(path[:, 0], path[:, 1], ".-", ms=3, lw=1.4, color=f"C{k}", label=name)
+            ax.plot(*path[-1], "o", color=f"C{k}", ms=6)  # where it ended
+        else:
+            ax.plot(path[:, 0], path[:, 1], "-", lw=0.8, color="#bbbbbb")
+    ax.plot(1, 1, "k*", ms=12)
+    ax.plot(*START, "ks", ms=5)
+    ax.set_title(shown, color="black" if shown == "all five" else f"C{panels.index(shown)}")
+    ax.set_xlim(-2, 2)
+    ax.set_ylim(-1, 3)
+axes.flat[-1].legend(loc="lower right", fontsize=8)
+fig.suptitle(f"{STEPS} steps from {tuple(START)} (square) on Rosenbrock's valley; the star "
+             "is the minimum (1, 1)")  # fmt: skip
 plt.show()
 
 # %% [markdown]

@@ -24,6 +24,7 @@ import torch
 import minigrad as mg
 from minigrad import exercises
 from widgets import LRScheduleExplorer
+from widgets.lesson_plots import integer_ticks
 
 _ = torch.manual_seed(0)
 
@@ -59,6 +60,7 @@ for label, schedule in schedules.items():
     ax.step(range(50), schedule.lr_curve(50), where="post", label=label)
 ax.set_xlabel("epoch")
 ax.set_ylabel("learning rate")
+integer_ticks(ax)
 ax.legend(fontsize=8)
 plt.show()
 print("StepLR at epochs 9, 10, 20:", [schedules["StepLR(step_size=10, gamma=0.5)"].lr_at(e) for e in (9, 10, 20)])
@@ -183,6 +185,7 @@ ax.plot(sequential, "-", label="torch SequentialLR")
 ax.plot(multiplied, "--", label="torch ChainedScheduler (multiplied)")
 ax.set_xlabel("epoch")
 ax.set_ylabel("learning rate")
+integer_ticks(ax)
 ax.legend(fontsize=8)
 plt.show()
 print("max |minigrad - torch SequentialLR| =", max(abs(a - b) for a, b in zip(minigrad_curve, sequential)))

@@ -17,6 +17,7 @@ import torch
 import minigrad as mg
 from minigrad import exercises, nn, training
 from widgets import GradientFlow, TrainingMonitor
+from widgets.lesson_plots import heatmap
 
 _ = torch.manual_seed(0)
 
@@ -127,15 +128,17 @@ passed = exercises.check_evaluate(evaluate)
 # monitor logs the loss and the gradient-flow widget reads every parameter's gradient.
 # Each epoch ends with an evaluation on the held-out digits, in `no_grad` and evaluation
 # mode (`training.accuracy`, which counts hits over all examples as your `evaluate` does).
+#
+# The two widgets are shown first, so that you can watch them while the loop runs: they
+# redraw a few times a second, and once more when the loop ends.
 
 # %%
 EPOCHS = 8
-# Drawing a plot costs more than a training step here: the monitor redraws every second
-# epoch, the gradient flow once, at the end (it records every step all the same).
-monitor = TrainingMonitor(every=2 * len(train_loader))
-flow = GradientFlow(model, every=EPOCHS * len(train_loader))
+monitor = TrainingMonitor()
+flow = GradientFlow(model)
+display(monitor, flow)
 
-
+# %%
 def test_accuracy():
     return training.accuracy(model, test_loader)
 
@@ -154,21 +157,14 @@ for epoch in range(EPOCHS):
     accuracy = test_accuracy()
     monitor.log(step, test_accuracy=accuracy)
     print(f"epoch {epoch + 1}: last batch loss {loss.item():.3f}, test accuracy {accuracy:.1%}")
-monitor.redraw()  # draw the points logged since the last redraw, too
-
-# %%
-monitor
 
 # %% [markdown]
 # ## Gradient flow
 #
-# Bars: each parameter's mean |gradient| at the last step. Heatmap: the same for every step
-# (rows are parameters, columns are steps). In a healthy network like this one the layers'
-# gradients stay within an order of magnitude of each other, and shrink as the loss falls.
-# Lesson 12 shows what unhealthy looks like.
-
-# %%
-flow
+# In the second widget above: bars, each parameter's mean |gradient| at the last step;
+# heatmap, the same over the steps (rows are parameters, columns are steps). In a healthy
+# network like this one the layers' gradients stay within an order of magnitude of each
+# other, and shrink as the loss falls. Lesson 12 shows what unhealthy looks like.
 
 # %%
 last = flow.history[-1]
@@ -188,12 +184,8 @@ for row in last:
 
 # %%
 matrix = training.confusion_matrix(model, test_loader, num_classes=10)
-fig, ax = plt.subplots(figsize=(4, 4))
-ax.imshow(matrix, cmap="Blues")
-for i in range(10):
-    for j in range(10):
-        if matrix[i, j]:
-            ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7)
+fig, ax = plt.subplots(figsize=(4.5, 4.5))
+heatmap(ax, matrix, cmap="Blues", fmt="{:.0f}", skip_zeros=True)  # white numbers on dark cells
 ax.set_xlabel("predicted")
 ax.set_ylabel("true")
 ax.set_xticks(range(10))

@@ -140,7 +140,7 @@ trainer, loader = make_run()
 history = trainer.fit(loader, test_loader, epochs=3)
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3))
+fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
 ax.plot([r["epoch"] + 1 for r in history], [r["loss"] for r in history], "o-", label="train loss")
 ax2 = ax.twinx()
 ax2.plot([r["epoch"] + 1 for r in history], [r["test_accuracy"] for r in history], "s-", color="C1", label="test accuracy")
@@ -148,7 +148,8 @@ ax.set_xlabel("epoch")
 ax.set_xticks([r["epoch"] + 1 for r in history])
 ax.set_ylabel("loss")
 ax2.set_ylabel("test accuracy")
-fig.legend(loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.05))
+# One legend for both axes, below the plot: clear of the lines and of both axis labels.
+fig.legend(loc="outside lower center", ncol=2)
 plt.show()
 
 # %% [markdown]

@@ -19,6 +19,7 @@ import torch
 import minigrad as mg
 from minigrad import exercises, nn
 from widgets import GradientFlow
+from widgets.lesson_plots import integer_ticks
 
 _ = torch.manual_seed(0)
 x_all, y_all = mg.data.load_digits()
@@ -147,6 +148,7 @@ ax.semilogy(dead_rows + 1e-12, ".", label="ReLU, bias -1.5")
 ax.semilogy(leaky_rows + 1e-12, ".", label="leaky ReLU, bias -1.5")
 ax.set_xlabel("hidden unit")
 ax.set_ylabel("sum |dL/dW| of its row")
+integer_ticks(ax)
 ax.set_title("Dead units get exactly zero gradient (drawn at 1e-12)")
 ax.legend(fontsize=8)
 plt.show()
@@ -191,6 +193,7 @@ for label, net in nets.items():
     ax.semilogy(range(1, 13), weight_grads(net), "o-", ms=4, label=label)
 ax.set_xlabel("layer (1 = nearest the input)")
 ax.set_ylabel("mean |dL/dW|")
+integer_ticks(ax)
 ax.legend(fontsize=8)
 ax.set_title("One backward pass through 12 layers")
 plt.show()

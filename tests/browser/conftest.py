@@ -1,4 +1,8 @@
-"""A JupyterLab server on loopback, serving a temporary copy of tests/browser/, for Playwright."""
+"""A JupyterLab server on loopback, serving a temporary copy of tests/browser/, for Playwright.
+
+It runs with the lab settings that ``./run lessons`` ships (``lab-settings/``:
+widget state saved with the notebook), so a test sees what a learner sees.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,21 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).parent
+LAB_SETTINGS = HERE.parent.parent / "lab-settings"  # what ./run lessons passes to JupyterLab
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab: its URL and the folder it serves (a temporary copy)."""
+
+    url: str
+    root: Path
 
 
 def _free_port() -> int:
@@ -25,19 +39,14 @@ def _free_port() -> int:
 
 
 def _write_settings(settings: Path) -> None:
-    # No "Jupyter news" pop-up over the notebook, and every cell kept in the DOM.
-    apputils = settings / "@jupyterlab" / "apputils-extension"
-    apputils.mkdir(parents=True)
-    (apputils / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+    # Every cell kept in the DOM (the test reads cells that are off-screen).
     notebook = settings / "@jupyterlab" / "notebook-extension"
     notebook.mkdir(parents=True)
     (notebook / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
 
 
-def _serve(root: Path, source: Path, pattern: str):
-    """Start JupyterLab on a temporary copy of ``source``; yield its URL, then stop it."""
+def _serve(root: Path, source: Path, pattern: str, app_settings: Path = LAB_SETTINGS):
+    """Start JupyterLab on a temporary copy of ``source``; yield a :class:`Lab`, then stop it."""
     served = root / "served"
     shutil.copytree(source, served, ignore=shutil.ignore_patterns(pattern, "__pycache__"))
     _write_settings(root / "settings")
@@ -46,6 +55,7 @@ def _serve(root: Path, source: Path, pattern: str):
         JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"),
         JUPYTER_RUNTIME_DIR=str(root / "runtime"),
+        JUPYTER_DATA_DIR=str(root / "data"),  # its own notebook-trust database
         PYTHONPATH=os.pathsep.join([str(HERE.parent.parent), env.get("PYTHONPATH", "")]),
     )
     port = _free_port()
@@ -53,6 +63,7 @@ def _serve(root: Path, source: Path, pattern: str):
         sys.executable, "-m", "jupyterlab", "--no-browser", "--ip", "127.0.0.1",
         "--port", str(port), "--IdentityProvider.token=", "--ServerApp.password=",
         "--LabApp.news_url=None", f"--ServerApp.root_dir={served}",
+        f"--LabApp.app_settings_dir={app_settings}",
     ]  # fmt: skip
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
@@ -71,7 +82,7 @@ def _serve(root: Path, source: Path, pattern: str):
                     "JupyterLab did not start:\n" + (root / "server.log").read_text()[-3000:]
                 )
             time.sleep(0.3)
-    yield url
+    yield Lab(url, served)
     server.send_signal(signal.SIGTERM)
     try:
         server.wait(timeout=20)
