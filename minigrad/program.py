@@ -1,0 +1,399 @@
+"""Program: a recorded step written out as one straight-line Python function.
+
+``minigrad/recording.py`` lists the torch calls one step made. Written out,
+one line per call, with every tensor given a name, that list is a Python
+function, a Wengert list you can read::
+
+    def train_step(x, y, fc1_weight, fc1_bias, fc2_weight, fc2_bias):
+        # forward: the tape's nodes, in order
+        linear0 = F.linear(x, fc1_weight, fc1_bias)          # node 0 Linear
+        relu1 = torch.relu(linear0)                          # node 1 ReLU
+        ...
+        # backward: the same nodes, in reverse order
+        grad_loss = torch.ones_like(loss)                    # seed_gradient
+        ...
+        return pred, loss, fc1_weight_grad, ...
+
+No Variable, Node or Payload is made when it runs: what a gate saved for its
+backward is now a local (``log_probs3``), and the tape is the order of the
+lines. A local is deleted (``del``) after its last use, as backprop frees
+what a node saved once the node has been walked.
+
+Names come from what the tensors are: the arguments, the results
+(``loss``, ``fc1_weight_grad``), each node's output (``relu1``, the op and
+its index on the tape), the gradient arriving at it (``grad_relu1``), what
+its gate saved (``log_probs3``); the other temporaries are ``t0, t1 ...``.
+A tensor that came from outside the step (a cached constant) is held by the
+program (``const0``).
+
+The source is compiled with ``exec`` once; ``str(program)`` is that source,
+and it is also what a traceback shows.
+"""
+
+from __future__ import annotations
+
+import inspect
+import linecache
+import math
+import types
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from minigrad.recording import Kernel
+
+# Tensor methods written as operators: ``a.add(b)`` is ``a + b``.
+INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "**"}
+INFIX.update({f"__{name}__": op for name, op in (("add", "+"), ("sub", "-"), ("mul", "*"))})
+INFIX.update({"__truediv__": "/", "__matmul__": "@", "__pow__": "**"})
+REFLECTED = {"__radd__": "+", "__rsub__": "-", "__rmul__": "*", "__rtruediv__": "/"}
+REFLECTED.update({"__rdiv__": "/", "__rmatmul__": "@", "__rpow__": "**"})
+# Calls whose result depends only on their arguments' shapes and Python values, never on
+# tensor data or the random generator: a program makes them once (see _constants).
+FACTORIES = frozenset(
+    "full zeros ones tensor arange eye linspace scalar_tensor zeros_like ones_like full_like "
+    "new_zeros new_ones new_full new_tensor".split()
+)
+# Where a torch function is found by name, in the order tried.
+NAMESPACES = (("torch", torch), ("F", F), ("torch.special", torch.special))
+COMMENT_COLUMN = 56
+
+
+class Program:
+    """A straight-line function made from recorded kernels; ``str(program)`` is its source.
+
+    ``arguments``: name -> tensor, the function's parameters in order.
+    ``results``: name -> tensor, what it returns, in order (a tuple).
+    ``hints``: ``(tensor, name)`` pairs to name other tensors by, best first.
+    ``labels``: id(gate) -> how a line says where it came from (``"node 3 CrossEntropy"``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        arguments: dict[str, torch.Tensor],
+        kernels: list[Kernel],
+        results: dict[str, torch.Tensor],
+        hints: list[tuple[torch.Tensor, str]] = (),
+        labels: dict[int, str] | None = None,
+        header: list[str] = (),
+    ):
+        self.name = name
+        self.kernel_count = len(kernels)
+        writer = _Writer(arguments, results, hints, labels or {})
+        self.source = writer.write(name, kernels, header)
+        self.constants = writer.constants
+        filename = f"<minigrad program {name} {id(self):x}>"
+        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
+        namespace = {"torch": torch, "F": F, **writer.constants}
+        exec(compile(self.source, filename, "exec"), namespace)  # noqa: S102 (our own source)
+        self.function = namespace[name]
+
+    def __call__(self, *tensors: torch.Tensor):
+        return self.function(*tensors)
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        return f"<minigrad Program {self.name}: {self.kernel_count} kernels>"
+
+
+class _Writer:
+    """Names every tensor of a recording and writes the lines."""
+
+    def __init__(self, arguments, results, hints, labels):
+        self.arguments = list(arguments)
+        self.names: dict[int, str] = {id(t): n for n, t in arguments.items()}
+        self.taken = set(self.arguments) | {"torch", "F"}
+        self.results = results
+        self.result_ids = {id(t) for t in results.values()}
+        # Preferred names for tensors a kernel will make: results first, then the hints.
+        self.wanted: dict[int, str] = {}
+        for tensor, wish in [(t, n) for n, t in results.items()] + list(hints):
+            if id(tensor) not in self.names:
+                self.wanted.setdefault(id(tensor), wish)
+        self.labels = labels
+        self.constants: dict[str, object] = {}
+        self.constant_notes: list[str] = []
+        self.temporaries = 0
+
+    # -- naming -------------------------------------------------------------
+    def fresh(self, wish: str | None) -> str:
+        if wish is None:
+            while f"t{self.temporaries}" in self.taken:
+                self.temporaries += 1
+            wish = f"t{self.temporaries}"
+            self.temporaries += 1
+        name, n = wish, 2
+        while name in self.taken:
+            name, n = f"{wish}_{n}", n + 1
+        self.taken.add(name)
+        return name
+
+    def define(self, tensor: torch.Tensor) -> str:
+        """A name for a tensor a kernel has just made."""
+        name = self.fresh(self.wanted.get(id(tensor)))
+        self.names[id(tensor)] = name
+        return name
+
+    def hold(self, value, kind: str, note: str) -> str:
+        """A name in the program's namespace for an object the source cannot spell."""
+        name = self.fresh(f"{kind}{len(self.constants)}")
+        self.constants[name] = value
+        self.constant_notes.append(f"#   {name}: {note}")
+        return name
+
+    # -- spelling values ----------------------------------------------------
+    def value(self, v) -> str:
+        if isinstance(v, torch.Tensor):
+            name = self.names.get(id(v))
+            if name is None:  # made outside the step: the program keeps it
+                note = f"{_describe(v)}, made outside the step"
+                name = self.names[id(v)] = self.hold(v, "const", note)
+            return name
+        if isinstance(v, torch.Size):
+            return repr(tuple(v))
+        if isinstance(v, (tuple, list)):
+            inner = ", ".join(self.value(x) for x in v)
+            if isinstance(v, list):
+                return f"[{inner}]"
+            return f"({inner},)" if len(v) == 1 else f"({inner})"
+        if isinstance(v, slice):
+            return f"slice({self.value(v.start)}, {self.value(v.stop)}, {self.value(v.step)})"
+        text = _literal(v)
+        return text if text is not None else self.hold(v, "obj", type(v).__name__)
+
+    def key(self, key) -> str:
+        """An index as written between brackets: ``0, 1:3, None, ...``."""
+        parts = key if isinstance(key, tuple) else (key,)
+        written = []
+        for part in parts:
+            if isinstance(part, slice):
+                bounds = [
+                    "" if b is None else self.value(b) for b in (part.start, part.stop, part.step)
+                ]
+                written.append(":".join(bounds[:2]) + (f":{bounds[2]}" if bounds[2] else ""))
+            else:
+                written.append(self.value(part))
+        text = ", ".join(written)
+        return text + "," if isinstance(key, tuple) and len(key) == 1 else text
+
+    def call(self, kernel: Kernel) -> str:
+        func, args, kwargs = kernel.func, kernel.args, kernel.kwargs
+        name = getattr(func, "__name__", "")
+        if name == "__get__":  # a tensor attribute: t.T
+            return f"{self.value(args[0])}.{func.__self__.__name__}"
+        if _is_method(func):
+            this = self.value(args[0])
+            rest = args[1:]
+            if name == "__getitem__":
+                return f"{this}[{self.key(rest[0])}]"
+            if name == "__setitem__":
+                return f"{this}[{self.key(rest[0])}] = {self.value(rest[1])}"
+            if not kwargs and len(rest) == 1 and name in INFIX:
+                return f"{this} {INFIX[name]} {self.value(rest[0])}"
+            if not kwargs and len(rest) == 1 and name in REFLECTED:
+                return f"{self.value(rest[0])} {REFLECTED[name]} {this}"
+            if not kwargs and not rest and name in ("neg", "__neg__"):
+                return f"-{this}"
+            return f"{this}.{name}({self.arguments_of(rest, kwargs)})"
+        return f"{self.function(func)}({self.arguments_of(args, kwargs, func)})"
+
+    def arguments_of(self, args, kwargs, func=None) -> str:
+        written = [self.value(a) for a in args]
+        kwargs = _without_defaults(func, kwargs) if func is not None else kwargs
+        written += [f"{k}={self.value(v)}" for k, v in kwargs.items()]
+        return ", ".join(written)
+
+    def function(self, func) -> str:
+        if isinstance(func, (torch._ops.OpOverloadPacket, torch._ops.OpOverload)):
+            text = f"torch.ops.{func}"
+            if _resolves(text, func):
+                return text
+        name = getattr(func, "__name__", None)
+        for prefix, module in NAMESPACES:
+            if name and getattr(module, name, None) is func:
+                return f"{prefix}.{name}"
+        return self.hold(func, f"{name or 'function'}_", getattr(func, "__qualname__", repr(func)))
+
+    # -- the lines ----------------------------------------------------------
+    def write(self, name: str, kernels: list[Kernel], header: list[str]) -> str:
+        lines, section = [], None
+        made_once = _constants(kernels, self.result_ids)
+        for position, kernel in enumerate(kernels):
+            if position in made_once:  # the same tensor every call: made here, held
+                self.names[id(kernel.result)] = self.hold(
+                    kernel.result, "const", f"{self.call(kernel)}, made once: nothing writes to it"
+                )
+                continue
+            if kernel.section != section:
+                section = kernel.section
+                lines.append((f"# {section}", None))
+            lines.append((self.statement(kernel), self.origin(kernel)))
+        returned = ", ".join(self.value(t) for t in self.results.values())
+        body = self.with_frees(lines)
+        width = min(COMMENT_COLUMN, max([len(code) for code, note in body if note] + [0]))
+        text = [
+            f"    {code.ljust(width)}  # {note}" if note else f"    {code}" for code, note in body
+        ]
+        head = [f"# {line}" for line in header]
+        if self.constant_notes:
+            head += ["# held by the program:", *self.constant_notes]
+        signature = f"def {name}({', '.join(self.arguments)}):"
+        returned += "," if len(self.results) == 1 else ""
+        return "\n".join([*head, signature, *text, f"    return ({returned})", ""])
+
+    def statement(self, kernel: Kernel) -> str:
+        call = self.call(kernel)
+        result = kernel.result
+        if isinstance(result, torch.Tensor):
+            if id(result) in self.names:  # in place: the result is a tensor we already have
+                return call
+            return f"{self.define(result)} = {call}"
+        if isinstance(result, (tuple, list)):
+            targets = ["_" if id(r) in self.names or r is None else self.define(r) for r in result]
+            return f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = {call}"
+        return call
+
+    def origin(self, kernel: Kernel) -> str:
+        if kernel.gate is None:
+            return kernel.method
+        label = self.labels.get(id(kernel.gate), kernel.gate.name)
+        return label if kernel.method == "forward" else f"{label}.backward"
+
+    def with_frees(self, lines: list) -> list:
+        """The lines with ``del a, b`` after the last line that uses a local."""
+        kept = set(self.arguments) | set(self.constants) | {self.names[i] for i in self.result_ids}
+        kept |= {"torch", "F"}
+        last_use: dict[str, int] = {}
+        for position, (code, note) in enumerate(lines):
+            if note is None:
+                continue
+            for word in _words(code):
+                if word in self.taken and word not in kept:
+                    last_use[word] = position
+        frees: dict[int, list[str]] = {}
+        for word, position in last_use.items():
+            frees.setdefault(position, []).append(word)
+        body = []
+        for position, line in enumerate(lines):
+            body.append(line)
+            if position in frees:
+                body.append((f"del {', '.join(sorted(frees[position]))}", None))
+        return body
+
+
+def _constants(kernels: list[Kernel], result_ids: set) -> set[int]:
+    """The positions of factory calls (``torch.ones_like(loss)``) whose tensor nothing changes.
+
+    Such a call gives the same values on every call of the program, so it is
+    made once and held. It must not be returned, and no in-place kernel may
+    write to it or to any tensor computed from it (which might be a view of
+    it: a conservative rule, but views are not visible otherwise).
+    """
+    found = set()
+    for position, kernel in enumerate(kernels):
+        if getattr(kernel.func, "__name__", "") not in FACTORIES:
+            continue
+        if not isinstance(kernel.result, torch.Tensor) or id(kernel.result) in result_ids:
+            continue
+        derived = {id(kernel.result)}
+        for later in kernels[position + 1 :]:
+            tensors = [a for a in _flat(later.args, later.kwargs) if isinstance(a, torch.Tensor)]
+            writes = _writes(later)
+            if writes is not None and id(writes) in derived:
+                break  # written to: not a constant
+            if writes is None and any(id(t) in derived for t in tensors):
+                outputs = (
+                    later.result if isinstance(later.result, (tuple, list)) else [later.result]
+                )
+                derived |= {id(r) for r in outputs if isinstance(r, torch.Tensor)}
+                if derived & result_ids:
+                    break  # returned (perhaps as a view): the caller may change it
+        else:
+            found.add(position)
+    return found
+
+
+def _writes(kernel: Kernel):
+    """The tensor an in-place kernel writes to (``a`` in ``a.mul_(b)``, ``a[k] = v``), else None."""
+    name = getattr(kernel.func, "__name__", "")
+    if "out" in kernel.kwargs:
+        return kernel.kwargs["out"]
+    if kernel.result is None or (name.endswith("_") and not name.endswith("__")):
+        return kernel.args[0] if kernel.args else None
+    if name == "__setitem__":
+        return kernel.args[0]
+    return None
+
+
+def _flat(args, kwargs) -> list:
+    found, stack = [], [*args, *kwargs.values()]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (tuple, list)):
+            stack.extend(item)
+        else:
+            found.append(item)
+    return found
+
+
+def _words(code: str) -> list[str]:
+    """The identifiers in a line of code (enough to find which locals it uses)."""
+    word, found = [], []
+    for ch in code + " ":
+        if ch.isalnum() or ch == "_":
+            word.append(ch)
+        elif word:
+            found.append("".join(word))
+            word = []
+    return found
+
+
+def _without_defaults(func, kwargs: dict) -> dict:
+    """``kwargs`` less those equal to the Python function's defaults (``F.nll_loss`` passes all)."""
+    if not kwargs or not isinstance(func, types.FunctionType):
+        return kwargs
+    defaults = inspect.signature(func).parameters
+    kept = {}
+    for key, value in kwargs.items():
+        default = defaults[key].default if key in defaults else inspect.Parameter.empty
+        if not (type(value) is type(default) and value == default):
+            kept[key] = value
+    return kept
+
+
+def _is_method(func) -> bool:
+    qualname = getattr(func, "__qualname__", "")
+    return qualname.startswith(("TensorBase.", "Tensor."))
+
+
+def _resolves(text: str, func) -> bool:
+    try:
+        return eval(text, {"torch": torch}) is func  # noqa: S307 (our own text)
+    except AttributeError:
+        return False
+
+
+def _literal(v) -> str | None:
+    """Source text for a plain value, or None when the source cannot spell it."""
+    if v is None or v is Ellipsis or isinstance(v, (bool, int, str)):
+        return "..." if v is Ellipsis else repr(v)
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else f"float({str(v)!r})"
+    if isinstance(v, complex):
+        return repr(v) if math.isfinite(abs(v)) else None
+    if isinstance(v, (torch.dtype, torch.memory_format, torch.layout)):
+        return str(v)  # "torch.float32", "torch.channels_last"
+    if isinstance(v, torch.device):
+        return f"torch.device({str(v)!r})"
+    return None
+
+
+def _describe(t: torch.Tensor) -> str:
+    shape = "(" + ", ".join(str(d) for d in t.shape) + ("," if t.ndim == 1 else "") + ")"
+    text = f"a tensor of shape {shape}, {str(t.dtype).replace('torch.', '')}"
+    if t.numel() == 1:
+        text += f", holding {t.item()!r}"
+    return text
