@@ -220,7 +220,7 @@ class _Writer:
     # -- the lines ----------------------------------------------------------
     def write(self, name: str, kernels: list[Kernel], header: list[str]) -> str:
         lines, section = [], None
-        made_once = _constants(kernels, self.result_ids)
+        made_once = _constants(kernels, list(self.results.values()))
         for position, kernel in enumerate(kernels):
             if position in made_once:  # the same tensor every call: made here, held
                 self.names[id(kernel.result)] = self.hold(
@@ -284,36 +284,30 @@ class _Writer:
         return body
 
 
-def _constants(kernels: list[Kernel], result_ids: set) -> set[int]:
+def _constants(kernels: list[Kernel], results: list[torch.Tensor]) -> set[int]:
     """The positions of factory calls (``torch.ones_like(loss)``) whose tensor nothing changes.
 
     Such a call gives the same values on every call of the program, so it is
-    made once and held. It must not be returned, and no in-place kernel may
-    write to it or to any tensor computed from it (which might be a view of
-    it: a conservative rule, but views are not visible otherwise).
+    made once and held. Nothing may write to its memory later (through it or
+    through a view of it: the recording has the real tensors, so sharing is
+    seen in their storage), and no result may share it (the caller could).
     """
+    written = {_storage(_writes(k)) for k in kernels if _writes(k) is not None}
+    returned = {_storage(t) for t in results}
     found = set()
     for position, kernel in enumerate(kernels):
         if getattr(kernel.func, "__name__", "") not in FACTORIES:
             continue
-        if not isinstance(kernel.result, torch.Tensor) or id(kernel.result) in result_ids:
-            continue
-        derived = {id(kernel.result)}
-        for later in kernels[position + 1 :]:
-            tensors = [a for a in _flat(later.args, later.kwargs) if isinstance(a, torch.Tensor)]
-            writes = _writes(later)
-            if writes is not None and id(writes) in derived:
-                break  # written to: not a constant
-            if writes is None and any(id(t) in derived for t in tensors):
-                outputs = (
-                    later.result if isinstance(later.result, (tuple, list)) else [later.result]
-                )
-                derived |= {id(r) for r in outputs if isinstance(r, torch.Tensor)}
-                if derived & result_ids:
-                    break  # returned (perhaps as a view): the caller may change it
-        else:
-            found.add(position)
+        result = kernel.result
+        if isinstance(result, torch.Tensor) and result.numel():
+            memory = _storage(result)
+            if memory not in written and memory not in returned:
+                found.add(position)
     return found
+
+
+def _storage(t: torch.Tensor) -> int:
+    return t.untyped_storage().data_ptr()
 
 
 def _writes(kernel: Kernel):
@@ -326,17 +320,6 @@ def _writes(kernel: Kernel):
     if name == "__setitem__":
         return kernel.args[0]
     return None
-
-
-def _flat(args, kwargs) -> list:
-    found, stack = [], [*args, *kwargs.values()]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (tuple, list)):
-            stack.extend(item)
-        else:
-            found.append(item)
-    return found
 
 
 def _words(code: str) -> list[str]:
