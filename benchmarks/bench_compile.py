@@ -65,13 +65,26 @@ def cnn_models():
 
 
 def cross_entropy_kernels(logits, y, one, minus_one):
-    """Forward and backward of minigrad's CrossEntropy gate (mean over the batch)."""
+    """Forward and backward of minigrad's CrossEntropy gate (the mean, no row ignored).
+
+    Its two routes: torch's fused kernels below 64 rows, the plain
+    softmax - onehot from 64 rows on (``minigrad/ops/losses.py``).
+    """
+    aten = torch.ops.aten
     log_probs = torch.log_softmax(logits, 1)
-    F.nll_loss(log_probs, y)
+    _, total = aten.nll_loss_forward(log_probs, y, None, 1, -100)
+    if logits.shape[0] < 64:
+        grad = aten.nll_loss_backward(one, log_probs, y, None, 1, -100, total)
+        return torch._log_softmax_backward_data(grad, log_probs, 1, logits.dtype)
+    ignored = (y == -100).unsqueeze(1)
     grad = log_probs.exp()
-    rows = grad.shape[0]
-    grad.scatter_add_(1, y.unsqueeze(1), minus_one.expand(rows, 1))
-    return grad.mul_(one).div_(rows)  # (one: backprop's seed, d loss / d loss)
+    safe = y.unsqueeze(1).masked_fill(ignored, 0)
+    grad.scatter_add_(1, safe, minus_one.expand(grad.shape[0], 1))
+    return grad.mul_(one).div_(total).masked_fill_(ignored, 0)
+
+
+def relu_backward(grad, out):
+    return torch.ops.aten.threshold_backward(grad, out, 0)
 
 
 def mlp_floor(params, x, y):
@@ -83,7 +96,7 @@ def mlp_floor(params, x, y):
         grad = cross_entropy_kernels(F.linear(h, w2, b2), y, one, minus_one)
         grad_h = grad @ w2
         grads_2 = (grad.t() @ h, grad.sum(0))
-        grad_h = h.sign().mul_(grad_h)
+        grad_h = relu_backward(grad_h, h)
         for p, g in zip(params, (grad_h.t() @ x, grad_h.sum(0), *grads_2)):
             p.add_(g, alpha=-LR)
 
@@ -116,11 +129,11 @@ def cnn_floor(params, x, y):
         grad = cross_entropy_kernels(F.linear(flat, w3, b3), y, one, minus_one)
         grad_flat, gw3, gb3 = grad @ w3, grad.t() @ flat, grad.sum(0)
         grad_r2 = unpool_kernels(grad_flat.reshape(p2.shape), i2, r2.shape)
-        grad_c2 = r2.sign().mul_(grad_r2)
+        grad_c2 = relu_backward(grad_r2, r2)
         grad_p1 = F.conv_transpose2d(grad_c2, w2, None, 1, 0, [0, 0], 1, 1)
         gw2 = torch.nn.grad.conv2d_weight(p1, w2.shape, grad_c2)
         gb2 = grad_c2.sum((2, 3)).sum(0)
-        grad_c1 = r1.sign().mul_(unpool_kernels(grad_p1, i1, r1.shape))
+        grad_c1 = relu_backward(unpool_kernels(grad_p1, i1, r1.shape), r1)
         gw1 = torch.nn.grad.conv2d_weight(x, w1.shape, grad_c1)
         gb1 = grad_c1.sum((2, 3)).sum(0)
         for p, g in zip(params, (gw1, gb1, gw2, gb2, gw3, gb3)):

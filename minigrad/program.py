@@ -46,6 +46,8 @@ from minigrad.recording import Kernel
 INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "**"}
 INFIX.update({f"__{name}__": op for name, op in (("add", "+"), ("sub", "-"), ("mul", "*"))})
 INFIX.update({"__truediv__": "/", "__matmul__": "@", "__pow__": "**"})
+INFIX.update({f"__{name}__": op for name, op in (("eq", "=="), ("ne", "!="), ("lt", "<"))})
+INFIX.update({f"__{name}__": op for name, op in (("le", "<="), ("gt", ">"), ("ge", ">="))})
 REFLECTED = {"__radd__": "+", "__rsub__": "-", "__rmul__": "*", "__rtruediv__": "/"}
 REFLECTED.update({"__rdiv__": "/", "__rmatmul__": "@", "__rpow__": "**"})
 # Calls whose result depends only on their arguments' shapes and Python values, never on
