@@ -36,10 +36,8 @@ def assert_equal_pairs(fast, readable, dtype, what):
         if a is None or b is None:
             assert a is None and b is None, f"{what}: gradient {position}"
             continue
-        tol = TOLERANCE[dtype]
-        torch.testing.assert_close(
-            a, b, rtol=tol, atol=tol, msg=lambda m: f"{what} {position}: {m}"
-        )
+        tol, where = TOLERANCE[dtype], f"{what} {position}"
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol, msg=lambda m, w=where: f"{w}: {m}")
 
 
 def randn(*shape, dtype, seed=0):
