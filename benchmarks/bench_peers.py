@@ -37,6 +37,10 @@ def measure(name: str, python: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _ratio(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+
+
 def main(argv=None) -> int:
     python = Path(argv[0]) if argv else PEERS_PYTHON
     if not python.exists():
@@ -51,8 +55,8 @@ def main(argv=None) -> int:
             continue
         rows.append([
             name, format_time(result["peer_seconds"]), format_time(result["torch_seconds"]),
-            f"{result['ratio']:,.0f}" if result["ratio"] >= 100 else f"{result['ratio']:.2f}",
-            f"{result['low']:,.4g}-{result['high']:,.4g}",
+            _ratio(result["ratio"]),
+            f"{_ratio(result['low'])}-{_ratio(result['high'])}",
             f"{result['loss']}, {result['turns']} turns",
         ])  # fmt: skip
         print(f"measured {name}", file=sys.stderr, flush=True)

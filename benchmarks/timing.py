@@ -188,6 +188,8 @@ RATIO_HEADER = ["ratio", "spread (IQR)", "page faults per step", "target", "met"
 
 
 def format_time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
     return f"{seconds * 1e3:.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.0f} us"
 
 

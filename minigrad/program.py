@@ -40,7 +40,7 @@ import types
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from minigrad.recording import Kernel
+from minigrad.recording import Kernel, made_once
 
 # Tensor methods written as operators: ``a.add(b)`` is ``a + b``.
 INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "**"}
@@ -50,12 +50,6 @@ INFIX.update({f"__{name}__": op for name, op in (("eq", "=="), ("ne", "!="), ("l
 INFIX.update({f"__{name}__": op for name, op in (("le", "<="), ("gt", ">"), ("ge", ">="))})
 REFLECTED = {"__radd__": "+", "__rsub__": "-", "__rmul__": "*", "__rtruediv__": "/"}
 REFLECTED.update({"__rdiv__": "/", "__rmatmul__": "@", "__rpow__": "**"})
-# Calls whose result depends only on their arguments' shapes and Python values, never on
-# tensor data or the random generator: a program makes them once (see _constants).
-FACTORIES = frozenset(
-    "full zeros ones tensor arange eye linspace scalar_tensor zeros_like ones_like full_like "
-    "new_zeros new_ones new_full new_tensor".split()
-)
 # Where a torch function is found by name, in the order tried.
 NAMESPACES = (("torch", torch), ("F", F), ("torch.special", torch.special))
 COMMENT_COLUMN = 56
@@ -222,9 +216,9 @@ class _Writer:
     # -- the lines ----------------------------------------------------------
     def write(self, name: str, kernels: list[Kernel], header: list[str]) -> str:
         lines, section = [], None
-        made_once = _constants(kernels, list(self.results.values()))
+        once = made_once(kernels, list(self.results.values()))
         for position, kernel in enumerate(kernels):
-            if position in made_once:  # the same tensor every call: made here, held
+            if position in once:  # the same tensor every call: made here, held
                 self.names[id(kernel.result)] = self.hold(
                     kernel.result, "const", f"{self.call(kernel)}, made once: nothing writes to it"
                 )
@@ -284,44 +278,6 @@ class _Writer:
             if position in frees:
                 body.append((f"del {', '.join(sorted(frees[position]))}", None))
         return body
-
-
-def _constants(kernels: list[Kernel], results: list[torch.Tensor]) -> set[int]:
-    """The positions of factory calls (``torch.ones_like(loss)``) whose tensor nothing changes.
-
-    Such a call gives the same values on every call of the program, so it is
-    made once and held. Nothing may write to its memory later (through it or
-    through a view of it: the recording has the real tensors, so sharing is
-    seen in their storage), and no result may share it (the caller could).
-    """
-    written = {_storage(_writes(k)) for k in kernels if _writes(k) is not None}
-    returned = {_storage(t) for t in results}
-    found = set()
-    for position, kernel in enumerate(kernels):
-        if getattr(kernel.func, "__name__", "") not in FACTORIES:
-            continue
-        result = kernel.result
-        if isinstance(result, torch.Tensor) and result.numel():
-            memory = _storage(result)
-            if memory not in written and memory not in returned:
-                found.add(position)
-    return found
-
-
-def _storage(t: torch.Tensor) -> int:
-    return t.untyped_storage().data_ptr()
-
-
-def _writes(kernel: Kernel):
-    """The tensor an in-place kernel writes to (``a`` in ``a.mul_(b)``, ``a[k] = v``), else None."""
-    name = getattr(kernel.func, "__name__", "")
-    if "out" in kernel.kwargs:
-        return kernel.kwargs["out"]
-    if kernel.result is None or (name.endswith("_") and not name.endswith("__")):
-        return kernel.args[0] if kernel.args else None
-    if name == "__setitem__":
-        return kernel.args[0]
-    return None
 
 
 def _words(code: str) -> list[str]:

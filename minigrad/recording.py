@@ -50,6 +50,14 @@ VALUE_SHAPED = frozenset(
 )
 
 
+# Calls whose result depends only on their arguments' shapes and Python values, never on
+# tensor data or the random generator: a program makes them once (see _constants).
+FACTORIES = frozenset(
+    "full zeros ones tensor arange eye linspace scalar_tensor zeros_like ones_like full_like "
+    "new_zeros new_ones new_full new_tensor".split()
+)
+
+
 class Kernel(NamedTuple):
     """One recorded torch call: ``result = func(*args, **kwargs)``.
 
@@ -172,3 +180,41 @@ def _origin():
             helper = BACKPROP_LABELS.get(name, name) if module == "minigrad.backprop" else name
         frame = frame.f_back
     return None, helper or "step", None
+
+
+def made_once(kernels: list[Kernel], results: list[torch.Tensor]) -> set[int]:
+    """The positions of factory calls (``torch.ones_like(loss)``) whose tensor nothing changes.
+
+    Such a call gives the same values on every call of the program, so it is
+    made once and held. Nothing may write to its memory later (through it or
+    through a view of it: the recording has the real tensors, so sharing is
+    seen in their storage), and no result may share it (the caller could).
+    """
+    written = {_storage(_writes(k)) for k in kernels if _writes(k) is not None}
+    returned = {_storage(t) for t in results}
+    found = set()
+    for position, kernel in enumerate(kernels):
+        if getattr(kernel.func, "__name__", "") not in FACTORIES:
+            continue
+        result = kernel.result
+        if isinstance(result, torch.Tensor) and result.numel():
+            memory = _storage(result)
+            if memory not in written and memory not in returned:
+                found.add(position)
+    return found
+
+
+def _storage(t: torch.Tensor) -> int:
+    return t.untyped_storage().data_ptr()
+
+
+def _writes(kernel: Kernel):
+    """The tensor an in-place kernel writes to (``a`` in ``a.mul_(b)``, ``a[k] = v``), else None."""
+    name = getattr(kernel.func, "__name__", "")
+    if "out" in kernel.kwargs:
+        return kernel.kwargs["out"]
+    if kernel.result is None or (name.endswith("_") and not name.endswith("__")):
+        return kernel.args[0] if kernel.args else None
+    if name == "__setitem__":
+        return kernel.args[0]
+    return None
