@@ -8,11 +8,14 @@ function, a Wengert list you can read::
         # forward: the tape's nodes, in order
         linear0 = F.linear(x, fc1_weight, fc1_bias)          # node 0 Linear
         relu1 = torch.relu(linear0)                          # node 1 ReLU
+        del linear0
+        pred = F.linear(relu1, fc2_weight, fc2_bias)         # node 2 Linear
         ...
         # backward: the same nodes, in reverse order
-        grad_loss = torch.ones_like(loss)                    # seed_gradient
         ...
-        return pred, loss, fc1_weight_grad, ...
+        grad_relu1 = grad_pred @ fc2_weight                  # node 2 Linear.backward
+        ...
+        return (pred, loss, fc1_weight_grad, fc1_bias_grad, fc2_weight_grad, fc2_bias_grad)
 
 No Variable, Node or Payload is made when it runs: what a gate saved for its
 backward is now a local (``log_probs3``), and the tape is the order of the
@@ -24,7 +27,8 @@ Names come from what the tensors are: the arguments, the results
 its index on the tape), the gradient arriving at it (``grad_relu1``), what
 its gate saved (``log_probs3``); the other temporaries are ``t0, t1 ...``.
 A tensor that came from outside the step (a cached constant) is held by the
-program (``const0``).
+program (``const0``), and so is a factory call's tensor that nothing writes
+to (``torch.ones_like(loss)``, backprop's seed): it is made once, not per call.
 
 The source is compiled with ``exec`` once; ``str(program)`` is that source,
 and it is also what a traceback shows.

@@ -326,3 +326,23 @@ def test_a_written_constant_is_not_made_once():
     assert "new_zeros(" in source  # the scatter target of max-pool's backward stays a kernel
     assert "torch.ones_like(loss), made once" in source  # backprop's seed is a constant
     assert compile_module.TrainStep is type(step)
+
+
+def test_names_the_program_needs_or_python_reserves_are_not_taken_by_parameters():
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(6, 4)
+            self.register_parameter("lambda", mg.tensor(torch.zeros(4), requires_grad=True))
+            self.register_parameter("F", mg.tensor(torch.ones(4), requires_grad=True))
+
+        def forward(self, x):  # (F: the name the program gives torch.nn.functional)
+            return self.fc(x) * self.F + getattr(self, "lambda")
+
+    model = Odd().to(torch.float64)
+    step = nn.compile_train(model, mg.cross_entropy)
+    for seed in range(2):
+        x, y = batch("mlp", 8, seed)
+        torch.manual_seed(0)
+        assert torch.isfinite(step(x, y).loss)
+    assert "def train_step(x, y, lambda_, F_, fc_weight, fc_bias):" in str(step.program)

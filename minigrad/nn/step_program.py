@@ -21,6 +21,7 @@ a ShapeError, DTypeError or DeviceError instead.
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable
 
 import torch
@@ -35,9 +36,13 @@ MAX_PROGRAMS = 8  # as torch.compile's cache: more signatures than this is a sig
 
 
 def identifier(name: str) -> str:
-    """``fc1.weight`` -> ``fc1_weight``; ``0.weight`` (a Sequential's) -> ``layer0_weight``."""
+    """``fc1.weight`` -> ``fc1_weight``; ``0.weight`` (a Sequential's) -> ``layer0_weight``.
+
+    A name the program needs for itself (``torch``, ``F``) or a Python keyword gets a ``_``.
+    """
     text = "".join(ch if ch.isalnum() else "_" for ch in name)
-    return f"layer{text}" if text[:1].isdigit() else text
+    text = f"layer{text}" if text[:1].isdigit() else text
+    return f"{text}_" if keyword.iskeyword(text) or text in ("torch", "F") else text
 
 
 class Snapshot:
