@@ -16,6 +16,7 @@ Reading order (each file imports only the ones before it):
     stats.py       gradient statistics per parameter, for the widgets
     gradcheck.py   finite differences against the tape's gradients
     recording.py   every torch call one step makes, recorded with the gate that made it
+    source.py      one recorded call spelled as a line of Python
     program.py     a recording written out as a straight-line Python function
     nn/            Module, initialisers, layers
     optim/         optimisers and learning-rate schedulers
