@@ -1,8 +1,11 @@
 """``./run bench`` (``python -m benchmarks``): every benchmark, one after another.
 
-python -m benchmarks            engine, training loop, compile, distributed, widgets, live training
-python -m benchmarks engine     only one of them (engine, training, compile, distributed, widgets,
-                                live)
+python -m benchmarks            engine, models, compile, training loop, distributed, widgets,
+                                live training
+python -m benchmarks engine     only one of them (engine, models, compile, training,
+                                distributed, widgets, live)
+python -m benchmarks peers      micrograd and tinygrad: run as ``./run bench peers``, which
+                                makes their separate environment (.venv-peers) first
 """
 
 from __future__ import annotations
@@ -14,28 +17,33 @@ from benchmarks import (
     bench_distributed,
     bench_engine,
     bench_live_training,
+    bench_models,
+    bench_peers,
     bench_training_loop,
     bench_widgets,
 )
 
 SUITES = {
     "engine": lambda: bench_engine.main([]),
-    "training": lambda: bench_training_loop.main([]),
+    "models": lambda: bench_models.main([]),
     "compile": lambda: bench_compile.main([]),
+    "training": lambda: bench_training_loop.main([]),
     "distributed": lambda: bench_distributed.main([]),
     "widgets": bench_widgets.main,
     "live": lambda: bench_live_training.main([]),
 }
+OPT_IN = {"peers": lambda: bench_peers.main([])}  # only when named: it needs .venv-peers
 
 
 def main(argv: list[str]) -> None:
     chosen = argv or list(SUITES)
-    unknown = [name for name in chosen if name not in SUITES]
+    known = {**SUITES, **OPT_IN}
+    unknown = [name for name in chosen if name not in known]
     if unknown:
-        sys.exit(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(SUITES)}")
+        sys.exit(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(known)}")
     for name in chosen:
         print(f"\n## {name}\n", flush=True)
-        SUITES[name]()
+        known[name]()
 
 
 if __name__ == "__main__":

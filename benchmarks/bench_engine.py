@@ -2,7 +2,8 @@
 
 Both sides are written by hand the same way: functional layers on raw
 parameters, cross-entropy, backward, then ``p -= lr * grad`` and the gradient
-cleared. One thread, interleaved turns, medians. Run: ``./run bench``.
+cleared. One thread, interleaved turns, the median ratio and its spread
+(``benchmarks/timing.py`` says how the figures are made). Run: ``./run bench engine``.
 
 Targets (minigrad / torch): (a) MLP batch 32 <= 0.90; (a) batch 256 and (b)
 <= 1.02; (c) CNN <= 1.05; peak memory of (c) at batch 256 <= 1.05.
@@ -10,13 +11,17 @@ Targets (minigrad / torch): (a) MLP batch 32 <= 0.90; (a) batch 256 and (b)
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 import torch.nn.functional as F  # noqa: N812
 
 import minigrad as mg
-from benchmarks.timing import interleaved_medians, markdown_table, peak_live_cpu_memory
+from benchmarks.timing import (
+    RATIO_HEADER,
+    main_with_turns,
+    markdown_table,
+    memory_row,
+    ratio_row,
+)
 
 LR = 0.01
 
@@ -126,57 +131,20 @@ CASES = [
 ]
 
 
-def run(repeats: int = 101, quick: bool = False) -> str:
+def run(turns: int = 101) -> str:
     torch.set_num_threads(1)
     rows = []
     for label, case, batch, target, steps in CASES:
-        turns = max(5, repeats // 10) if quick else repeats
         ours, theirs = build(case, batch)
-        times = interleaved_medians({"minigrad": ours, "torch": theirs}, steps, turns)
-        ratio = times["minigrad"] / times["torch"]
-        rows.append(
-            [
-                label,
-                f"{times['minigrad'] * 1e6:.0f} us",
-                f"{times['torch'] * 1e6:.0f} us",
-                f"{ratio:.3f}",
-                f"<= {target:.2f}",
-                "yes" if ratio <= target else "NO",
-            ]
-        )
+        rows.append(ratio_row(label, ours, theirs, steps, turns, target))
     ours, theirs = build("cnn", 256)
-    ours(), theirs()  # warm up both
-    memory = {
-        name: statistics_median([peak_live_cpu_memory(fn) for _ in range(3)])
-        for name, fn in (("minigrad", ours), ("torch", theirs))
-    }
-    ratio = memory["minigrad"] / memory["torch"]
-    rows.append(
-        [
-            "(c) CNN batch 256: peak live tensor memory",
-            f"{memory['minigrad'] / 2**20:.1f} MiB",
-            f"{memory['torch'] / 2**20:.1f} MiB",
-            f"{ratio:.3f}",
-            "<= 1.05",
-            "yes" if ratio <= 1.05 else "NO",
-        ]
-    )
-    header = ["one training step", "minigrad", "torch", "ratio", "target", "met"]
-    return markdown_table(header, rows)
-
-
-def statistics_median(values):
-    values = sorted(values)
-    return values[len(values) // 2]
+    label = "(c) CNN batch 256: peak live tensor memory"
+    rows.append(memory_row(label, ours, theirs, 1.05))
+    return markdown_table(["one training step", "minigrad", "torch", *RATIO_HEADER], rows)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=101, help="turns per contender")
-    parser.add_argument("--quick", action="store_true", help="a tenth of the turns")
-    args = parser.parse_args(argv)
-    print(f"torch {torch.__version__}, 1 thread, medians of {args.repeats} interleaved turns")
-    print(run(args.repeats, args.quick))
+    main_with_turns(__doc__, run, argv)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ Reading order (each file imports only the ones before it):
     trace.py       the reverse walk summarised step by step, for the TapeViewer
     stats.py       gradient statistics per parameter, for the widgets
     gradcheck.py   finite differences against the tape's gradients
+    recording.py   every torch call one step makes, recorded with the gate that made it
+    source.py      one recorded call spelled as a line of Python
+    program.py     a recording written out as a straight-line Python function
     nn/            Module, initialisers, layers
     optim/         optimisers and learning-rate schedulers
     distributed/   data-parallel training on torch.distributed: process groups, averaging
@@ -46,6 +49,7 @@ from minigrad.errors import (
     ArgumentTypeError,
     CheckpointError,
     CheckpointIOError,
+    CompileError,
     ContextError,
     DeviceError,
     DistributedError,
@@ -109,6 +113,7 @@ __all__ = [
     "UnsupportedArgumentError",
     "GateError",
     "UnfinishedGateError",
+    "CompileError",
     "MinigradWarning",
     "TapeGrowthWarning",
     # the engine

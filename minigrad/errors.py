@@ -84,6 +84,11 @@ class UnfinishedGateError(MinigradError, NotImplementedError):
     """A Gate subclass that has not written its forward or its backward yet."""
 
 
+class CompileError(MinigradError, RuntimeError):
+    """A step that cannot become a straight-line program (``compile_train``): Python that
+    reads a tensor's values, an op whose output shape depends on them, a hook."""
+
+
 class MinigradWarning(UserWarning):
     """Base class of every warning minigrad gives: something works, but likely not as meant."""
 

@@ -483,11 +483,11 @@ def test_compile_train_and_compile_test_equal_torch():
     assert len(mg.default_context().nodes) == 0
 
 
-def test_compile_true_traces_the_tape_in_one_graph_and_matches_eager():
+def test_compile_true_hands_the_program_to_torch_compile_in_one_graph_and_matches_eager():
     torch.manual_seed(1)
     model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
     eager = nn.compile_train(model, mg.cross_entropy)
-    # fullgraph=True: a graph break inside the tape would raise instead of falling back.
+    # fullgraph=True: a graph break inside the program would raise instead of falling back.
     compiled = nn.compile_train(model, mg.cross_entropy, compile={"fullgraph": True})
     for _ in range(2):
         x, y = torch.randn(8, 6), torch.randint(0, 3, (8,))

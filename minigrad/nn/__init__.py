@@ -14,7 +14,8 @@ Reading order (each file imports only the ones before it):
     batchnorm.py    BatchNorm, Conv2dBatchNorm
     layers.py       dropout, Dropout, pooling, Flatten, activation modules
     containers.py   Sequential
-    compile.py      compile_train, compile_test
+    step_program.py one step recorded once and written out as a Program, cached per signature
+    compile.py      compile_train, compile_test: a model's step built once as a program
 """
 
 from minigrad.nn.init import (

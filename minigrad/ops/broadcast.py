@@ -27,6 +27,8 @@ def sum_to_shape(grad: torch.Tensor, shape) -> torch.Tensor:
     for i, size in enumerate(shape):
         if size == 1 and grad.shape[lead + i] != 1:
             dims.append(lead + i)
+    if lead and dims == list(range(lead)):  # only new leading dimensions: summing leaves the shape
+        return grad.sum(dims)
     if dims:
         grad = grad.sum(dims, keepdim=True)
     return grad.reshape(shape)

@@ -48,8 +48,9 @@ class Dropout(Gate):
         if self.p == 1.0:
             self.mask = torch.zeros_like(x)
         else:
+            # The scaling in place: one tensor the size of x fewer (torch does the same).
             keep = torch.empty_like(x).bernoulli_(1.0 - self.p)
-            self.mask = keep / (1.0 - self.p) if self.normalize else keep
+            self.mask = keep.div_(1.0 - self.p) if self.normalize else keep
         return x * self.mask
 
     def backward(self, grad_output):

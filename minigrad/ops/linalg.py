@@ -32,6 +32,8 @@ class MatMul(Gate):
     def backward(self, grad_output):
         need_a, need_b = self.needs_input_grad
         a, b, g = self.a, self.b, grad_output
+        if a.ndim == 2 and b.ndim == 2:  # two matrices, the usual case: nothing to sum back
+            return (g.mm(b.t()) if need_a else None, a.t().mm(g) if need_b else None)
         # A vector is a matrix with one row (a) or one column (b); the
         # output lost that dimension, so the gradient gets it back.
         a2 = a.unsqueeze(0) if a.ndim == 1 else a

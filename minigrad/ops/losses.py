@@ -88,7 +88,7 @@ class CrossEntropy(Gate):
     Without weights, smoothing or ignored rows that is the well-known
     softmax(x_i) - onehot(y_i). :meth:`reference_backward` computes it so.
     ``backward`` takes the faster of two routes to the same numbers: that
-    plain formula in three in-place kernels where it applies (a large usual
+    plain formula in a few in-place kernels where it applies (a large usual
     batch on the CPU, see :meth:`_plain`), else torch's fused kernels for the
     two steps (the nll part, then log_softmax's chain rule). A test proves
     both equal to the reference.
@@ -130,11 +130,16 @@ class CrossEntropy(Gate):
 
     def backward(self, grad_output):
         if self._plain():
+            target = flat(self.target)
+            ignored = (target == self.ignore_index).unsqueeze(1)
             grad = self.log_probs.exp()  # softmax(z)
             rows = grad.shape[0]
-            grad.scatter_add_(1, flat(self.target).unsqueeze(1), minus_one(grad).expand(rows, 1))
+            safe = target.unsqueeze(1).masked_fill(ignored, 0)  # (an ignored row's is not a class)
+            grad.scatter_add_(1, safe, minus_one(grad).expand(rows, 1))
             grad.mul_(grad_output)  # - onehot(y) above, then each row's share
-            return (unrows(grad.div_(rows) if self.reduction == "mean" else grad, self.shape),)
+            if self.reduction == "mean":
+                grad.div_(self.total)  # the rows that count (a tensor: no value is read)
+            return (unrows(grad.masked_fill_(ignored, 0), self.shape),)
         eps, enum = self.label_smoothing, _REDUCTION_ENUM[self.reduction]
         nll_grad = grad_output.reshape(-1) if self.reduction == "none" else grad_output
         grad_z = _nll_backward(
@@ -150,16 +155,14 @@ class CrossEntropy(Gate):
         """True when the plain formula serves backward: the loss is the mean (or sum)
         of -log softmax at each target, and the batch is large enough for it to win.
 
-        No weights, no smoothing, and no row ignored (the forward's total
-        weight counts every row). torch's fused kernels cost time per row, the
-        plain route's three kernels mostly per call: the plain one is faster
-        from about 64 rows on. (Only on the CPU, where reading the total costs
-        nothing; on a GPU it would wait for the device.)
+        No weights and no smoothing. An ignored row is zeroed and left out of
+        the mean by tensor ops, so the choice reads no value (a compiled step
+        replays it on any batch). torch's fused kernels cost time per row, the
+        plain route's few kernels mostly per call: the plain one is faster
+        from about 64 rows on, on the CPU.
         """
         rows = self.log_probs.shape[0]
-        if not self.plain or rows < 64 or not self.log_probs.is_cpu:
-            return False
-        return int(self.total) == rows
+        return self.plain and rows >= 64 and self.log_probs.is_cpu
 
     def _smoothing_grad(self, grad_output):
         """(eps / C) v_i w_c times each row's share of the output gradient."""

@@ -45,6 +45,13 @@ class BatchNorm(Gate):
     ``running_var`` in place (running_var with the *unbiased* batch variance,
     as torch), once the output is computed: a refused input leaves them as
     they were. Evaluation: uses the running statistics, so y is an affine map.
+
+    In training, on inputs of one dtype, both directions run torch's native
+    batch-norm kernels for exactly these formulas (one pass each way instead
+    of a dozen kernels); :meth:`reference_forward` and
+    :meth:`reference_backward` are the formulas written out, and a test
+    proves each pair equal. Either forward saves the same things: x, and per
+    channel the mean and 1/sqrt(var + eps).
     """
 
     def __init__(
@@ -68,52 +75,72 @@ class BatchNorm(Gate):
         self.empty = x.ndim < 2  # torch passes a 1-D input with no elements through
         if self.empty:
             return x.clone()
+        self.x, self.weight = x, weight
         self.dims = (0,) + tuple(range(2, x.ndim))
-        shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
-        self.param_shape = shape
+        self.param_shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+        self.native = self.training and _one_dtype(x, weight, bias, self.running_mean)
+        if not self.native:
+            return self.reference_forward(x, weight, bias)
+        out, self.mean, self.inv_std = _native_batch_norm(
+            x, weight, bias, self.running_mean, self.running_var, True, self.momentum, self.eps
+        )
+        return out
+
+    def reference_forward(self, x, weight=None, bias=None):
+        shape = self.param_shape
         if self.training:
             count = x.numel() // x.shape[1]
-            var, mean = torch.var_mean(x, self.dims, correction=0, keepdim=True)
-            self.count = count
+            var, mean = torch.var_mean(x, self.dims, correction=0)
         else:
-            mean = self.running_mean.reshape(shape)
-            var = self.running_var.reshape(shape)
-        self.inv_std = torch.rsqrt(var + self.eps)
-        self.x_hat = (x - mean) * self.inv_std
-        self.weight = weight
-        out = self.x_hat if weight is None else self.x_hat * weight.reshape(shape)
+            mean, var = self.running_mean, self.running_var
+        self.mean, self.inv_std = mean, torch.rsqrt(var + self.eps)
+        x_hat = (x - mean.reshape(shape)) * self.inv_std.reshape(shape)
+        out = x_hat if weight is None else x_hat * weight.reshape(shape)
         out = out if bias is None else out + bias.reshape(shape)
         if self.training and self.running_mean is not None:
             m = self.momentum
-            self.running_mean.mul_(1 - m).add_(mean.reshape(-1), alpha=m)
-            unbiased = var.reshape(-1) * (count / (count - 1))
-            self.running_var.mul_(1 - m).add_(unbiased, alpha=m)
+            self.running_mean.mul_(1 - m).add_(mean, alpha=m)
+            self.running_var.mul_(1 - m).add_(var * (count / (count - 1)), alpha=m)
         return out
 
     def backward(self, grad_output):
         need = self.needs_input_grad
         if self.empty:
             return (grad_output, None, None)[: len(need)]
-        g_hat = (
-            grad_output
-            if self.weight is None
-            else grad_output * self.weight.reshape(self.param_shape)
-        )
+        if not self.native:
+            return self.reference_backward(grad_output)
+        mask = [need[0], len(need) > 1 and need[1], len(need) > 2 and need[2]]
+        grads = _native_batch_norm_backward(
+            grad_output, self.x, self.weight, self.running_mean, self.running_var,
+            self.mean, self.inv_std, True, self.eps, mask,
+        )  # fmt: skip
+        return tuple(grads)[: len(need)]
+
+    def reference_backward(self, grad_output):
+        need, shape = self.needs_input_grad, self.param_shape
+        inv_std = self.inv_std.reshape(shape)
+        x_hat = (self.x - self.mean.reshape(shape)) * inv_std
+        g_hat = grad_output if self.weight is None else grad_output * self.weight.reshape(shape)
         grad_x = None
         if need[0]:
             if self.training:
-                grad_x = _normalized_backward(
-                    g_hat, self.x_hat, self.inv_std, self.dims, self.count
-                )
+                count = self.x.numel() // self.x.shape[1]
+                grad_x = _normalized_backward(g_hat, x_hat, inv_std, self.dims, count)
             else:
-                grad_x = g_hat * self.inv_std
-        grad_w = (grad_output * self.x_hat).sum(self.dims) if len(need) > 1 and need[1] else None
+                grad_x = g_hat * inv_std
+        grad_w = (grad_output * x_hat).sum(self.dims) if len(need) > 1 and need[1] else None
         grad_b = grad_output.sum(self.dims) if len(need) > 2 and need[2] else None
         return (grad_x, grad_w, grad_b)[: len(need)]
 
 
 class LayerNorm(Gate):
-    """Normalise each sample over its last ``len(normalized_shape)`` dimensions."""
+    """Normalise each sample over its last ``len(normalized_shape)`` dimensions.
+
+    Both directions run torch's native layer-norm kernels for exactly the
+    formulas of the module docstring; :meth:`reference_forward` and
+    :meth:`reference_backward` write them out, and a test proves each pair
+    equal. Either forward saves x, and per sample the mean and 1/sqrt(var + eps).
+    """
 
     def __init__(self, normalized_shape, eps: float = 1e-5):
         self.normalized_shape = tuple(normalized_shape)
@@ -122,28 +149,58 @@ class LayerNorm(Gate):
     def forward(self, x, weight=None, bias=None):
         k = len(self.normalized_shape)
         self.dims = tuple(range(x.ndim - k, x.ndim))
-        self.count = math.prod(self.normalized_shape)
-        var, mean = torch.var_mean(x, self.dims, correction=0, keepdim=True)
+        self.x, self.weight, self.bias = x, weight, bias
+        self.native = _one_dtype(x, weight, bias, None)
+        if not self.native:
+            return self.reference_forward(x, weight, bias)
+        out, self.mean, self.inv_std = _native_layer_norm(
+            x, self.normalized_shape, weight, bias, self.eps
+        )
+        return out
+
+    def reference_forward(self, x, weight=None, bias=None):
+        var, self.mean = torch.var_mean(x, self.dims, correction=0, keepdim=True)
         self.inv_std = torch.rsqrt(var + self.eps)
-        self.x_hat = (x - mean) * self.inv_std
-        self.weight = weight
-        out = self.x_hat if weight is None else self.x_hat * weight
+        x_hat = (x - self.mean) * self.inv_std
+        out = x_hat if weight is None else x_hat * weight
         return out if bias is None else out + bias
 
     def backward(self, grad_output):
         need = self.needs_input_grad
+        if not self.native:
+            return self.reference_backward(grad_output)
+        mask = [need[0], len(need) > 1 and need[1], len(need) > 2 and need[2]]
+        grads = _native_layer_norm_backward(
+            grad_output, self.x, self.normalized_shape, self.mean, self.inv_std,
+            self.weight, self.bias, mask,
+        )  # fmt: skip
+        return tuple(grads)[: len(need)]
+
+    def reference_backward(self, grad_output):
+        need = self.needs_input_grad
+        x_hat = (self.x - self.mean) * self.inv_std
         g_hat = grad_output if self.weight is None else grad_output * self.weight
         # The batch dimensions, in front of the normalised ones; none when
         # layer_norm normalises the whole tensor.
         lead = tuple(range(grad_output.ndim - len(self.dims)))
+        count = math.prod(self.normalized_shape)
         grad_x = (
-            _normalized_backward(g_hat, self.x_hat, self.inv_std, self.dims, self.count)
-            if need[0]
-            else None
+            _normalized_backward(g_hat, x_hat, self.inv_std, self.dims, count) if need[0] else None
         )
-        grad_w = _sum_over(grad_output * self.x_hat, lead) if len(need) > 1 and need[1] else None
+        grad_w = _sum_over(grad_output * x_hat, lead) if len(need) > 1 and need[1] else None
         grad_b = _sum_over(grad_output, lead) if len(need) > 2 and need[2] else None
         return (grad_x, grad_w, grad_b)[: len(need)]
+
+
+_native_batch_norm = torch.ops.aten.native_batch_norm
+_native_batch_norm_backward = torch.ops.aten.native_batch_norm_backward
+_native_layer_norm = torch.native_layer_norm
+_native_layer_norm_backward = torch.ops.aten.native_layer_norm_backward
+
+
+def _one_dtype(x, weight, bias, statistic) -> bool:
+    """True when the native kernels take these as they are: every tensor of x's dtype."""
+    return all(t is None or t.dtype == x.dtype for t in (weight, bias, statistic))
 
 
 def batch_norm(

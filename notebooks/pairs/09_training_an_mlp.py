@@ -194,6 +194,24 @@ plt.show()
 print(f"final test accuracy: {test_accuracy():.1%}")
 
 # %% [markdown]
+# ## The tape, compiled
+#
+# Every step above built a tape and walked it back, and for a model whose shapes never
+# change that work is the same each time. `nn.compile_train` records one step's kernels
+# (forward in tape order, backward in reverse) and writes them out as one Python function,
+# which every later step runs: no Variable, no node, no walk, the same numbers. The tape,
+# compiled, is just this code. Each line is one kernel; each local is a value a gate saved.
+
+# %%
+torch.manual_seed(2)
+small = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
+step = nn.compile_train(small, mg.cross_entropy, optimizer=mg.optim.SGD(small.parameters(), lr=0.1))
+x, y = x_train[:32], y_train[:32]
+first = step(x, y)  # recorded while it runs, eagerly
+print(step.program)
+print(f"loss {first.loss.item():.4f}, then {step(x, y).loss.item():.4f} (the program's step)")
+
+# %% [markdown]
 # **What to remember.** The training loop is five lines: forward, loss, zero the gradients,
 # backward, step. Watch the loss *and* the gradients: the loss says whether it learns, the
 # gradient flow says which layers are doing the learning.

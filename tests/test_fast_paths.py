@@ -1,0 +1,162 @@
+"""Fast paths beside the formulas: each fused kernel equals the readable formula it stands for.
+
+A gate that calls one of torch's fused kernels for speed keeps the formula
+written out as ``reference_forward`` / ``reference_backward`` (STYLE.md,
+habit 14); these tests run both on the same saved state and prove them
+equal, in float64 (to 1e-12) and float32, corners included. torch.autograd
+checks the fast paths themselves in test_ops.py and test_opinfo.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import minigrad as mg
+from minigrad.ops import GELU, BatchNorm, Dropout, Embedding, Index, LayerNorm, Softmax, Tanh
+
+TOLERANCE = {torch.float64: 1e-12, torch.float32: 2e-6}
+DTYPES = [torch.float64, torch.float32]
+
+
+def run_gate(gate, *inputs, needs=None):
+    """Forward through the gate as on a tape; returns the output tensor."""
+    ctx = mg.Context()
+    needs = needs or [True] * len(inputs)
+    variables = [
+        ctx.variable(x, requires_grad=n) if isinstance(x, torch.Tensor) else x
+        for x, n in zip(inputs, needs)
+    ]
+    return gate(*variables).value
+
+
+def assert_equal_pairs(fast, readable, dtype, what):
+    assert len(fast) == len(readable), what
+    for position, (a, b) in enumerate(zip(fast, readable)):
+        if a is None or b is None:
+            assert a is None and b is None, f"{what}: gradient {position}"
+            continue
+        tol, where = TOLERANCE[dtype], f"{what} {position}"
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol, msg=lambda m, w=where: f"{w}: {m}")
+
+
+def randn(*shape, dtype, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_forward_and_backward_equal_the_formulas(dtype, approximate):
+    x = randn(7, 9, dtype=dtype) * 3
+    x[0, :3] = torch.tensor([0.0, -10.0, 10.0], dtype=dtype)  # the tails and the kink-free 0
+    gate = GELU(approximate)
+    out = run_gate(gate, x)
+    assert_equal_pairs([out], [gate.reference_forward(x)], dtype, "gelu forward")
+    grad = randn(7, 9, dtype=dtype, seed=1)
+    assert_equal_pairs(gate.backward(grad), gate.reference_backward(grad), dtype, "gelu")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tanh_backward_equals_the_formula(dtype):
+    gate = Tanh()
+    run_gate(gate, randn(5, 6, dtype=dtype) * 4)
+    grad = randn(5, 6, dtype=dtype, seed=1)
+    assert_equal_pairs(gate.backward(grad), gate.reference_backward(grad), dtype, "tanh")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax_backward_equals_the_formula(dtype, dim):
+    gate = Softmax(dim)
+    x = randn(4, 5, 6, dtype=dtype) * 3
+    x[0, 0, :2] = float("-inf")  # a masked score, as causal attention makes
+    run_gate(gate, x)
+    grad = randn(4, 5, 6, dtype=dtype, seed=1)
+    assert_equal_pairs(gate.backward(grad), gate.reference_backward(grad), dtype, "softmax")
+
+
+NORM_INPUTS = [(True, True), (True, False), (False, False)]  # (weight, bias)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, normalized", [((6, 5), (5,)), ((2, 3, 4, 5), (4, 5))])
+@pytest.mark.parametrize("weight, bias", NORM_INPUTS)
+def test_layer_norm_native_kernels_equal_the_formulas(dtype, shape, normalized, weight, bias):
+    x = randn(*shape, dtype=dtype) * 2 + 1
+    params = [randn(*normalized, dtype=dtype, seed=s) for s, on in ((2, weight), (3, bias)) if on]
+    gate = LayerNorm(normalized)
+    out = run_gate(gate, x, *params)
+    assert gate.native
+    assert_equal_pairs([out], [gate.reference_forward(x, *params)], dtype, "layer_norm forward")
+    grad = randn(*shape, dtype=dtype, seed=1)
+    assert_equal_pairs(gate.backward(grad), gate.reference_backward(grad), dtype, "layer_norm")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(8, 5), (4, 3, 5, 6)])
+@pytest.mark.parametrize("weight, bias", NORM_INPUTS)
+def test_batch_norm_native_kernels_equal_the_formulas(dtype, shape, weight, bias):
+    x = randn(*shape, dtype=dtype) * 2 + 1
+    channels = shape[1]
+    params = [randn(channels, dtype=dtype, seed=s) for s, on in ((2, weight), (3, bias)) if on]
+    stats = [randn(channels, dtype=dtype, seed=4), randn(channels, dtype=dtype, seed=5).abs()]
+    copies = [s.clone() for s in stats]
+    gate = BatchNorm(*stats, training=True, momentum=0.3)
+    out = run_gate(gate, x, *params)
+    assert gate.native
+    readable = BatchNorm(*copies, training=True, momentum=0.3)
+    readable.x, readable.dims, readable.param_shape = x, gate.dims, gate.param_shape
+    expected = readable.reference_forward(x, *params)
+    assert_equal_pairs([out, *stats], [expected, *copies], dtype, "batch_norm forward, stats")
+    grad = randn(*shape, dtype=dtype, seed=1)
+    assert_equal_pairs(gate.backward(grad), gate.reference_backward(grad), dtype, "batch_norm")
+
+
+def test_batch_norm_in_evaluation_and_of_mixed_dtypes_takes_the_formula():
+    x = randn(6, 4, dtype=torch.float64)
+    gate = BatchNorm(torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64),
+                     training=False)  # fmt: skip
+    run_gate(gate, x)
+    assert not gate.native
+    gate = BatchNorm(torch.zeros(4), torch.ones(4), training=True)  # float32 statistics
+    run_gate(gate, x)
+    assert not gate.native
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("padding_idx, scale", [(None, False), (2, False), (None, True), (0, True)])
+def test_embedding_backward_equals_the_formula(dtype, padding_idx, scale):
+    indices = torch.tensor([[0, 2, 2], [4, 0, 2]])  # repeats, and rows never read
+    gate = Embedding(indices, padding_idx, scale)
+    run_gate(gate, randn(6, 3, dtype=dtype))
+    grad = randn(2, 3, 3, dtype=dtype, seed=1)
+    assert_equal_pairs(gate.backward(grad), gate.reference_backward(grad), dtype, "embedding")
+
+
+KEYS = [
+    torch.tensor([[0, 2, 2], [4, 0, 2]]),  # a table lookup, rows repeated
+    torch.tensor([1, 1, 3], dtype=torch.int32),
+    (torch.tensor([0, 0, 4]), torch.tensor([1, 1, 0])),  # element by element, one repeated
+    torch.tensor([True, False, True, True, False, True]),  # a mask
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("key", KEYS, ids=["table", "int32", "pairs", "mask"])
+def test_index_backward_equals_the_formula(dtype, key):
+    gate = Index(key)
+    out = run_gate(gate, randn(6, 3, dtype=dtype))
+    grad = randn(*out.shape, dtype=dtype, seed=1)
+    assert_equal_pairs(gate.backward(grad), gate.reference_backward(grad), dtype, "index")
+
+
+def test_dropout_scales_its_mask_in_place_with_the_same_numbers():
+    x = randn(50, 40, dtype=torch.float64)
+    torch.manual_seed(3)
+    gate = Dropout(0.3)
+    out = run_gate(gate, x)
+    torch.manual_seed(3)
+    keep = torch.empty_like(x).bernoulli_(0.7)
+    assert torch.equal(out, x * (keep / 0.7))
+    grad = randn(50, 40, dtype=torch.float64, seed=1)
+    assert torch.equal(gate.backward(grad)[0], grad * (keep / 0.7))
