@@ -193,7 +193,8 @@ class Variable:
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
         flag = ", requires_grad=True" if self.requires_grad else ""
-        body = repr(self.value.detach()).replace("tensor(", "", 1).rstrip(")")
+        body = repr(self.value.detach()).replace("tensor(", "", 1)
+        body = body[:-1] if body.endswith(")") else body  # one ")": size=(3, 4)) keeps its own
         body = body.split(", grad_fn=")[0]
         return f"Variable({body}{flag}{name})"
 

@@ -506,6 +506,21 @@ def test_moving_to_cuda_without_a_gpu_is_a_device_error():
         v(2).to("cuda")
 
 
+@pytest.mark.parametrize("loss", [mg.cross_entropy, mg.nll_loss])
+def test_targets_on_another_device_than_the_scores_is_a_device_error(loss):
+    # meta stands in for a second device on a machine without a GPU; the targets' values
+    # are fine, so a message about their range would mislead
+    scores = mg.Variable(torch.randn(3, 4, device="meta"))
+    with pytest.raises(
+        mg.DeviceError, match=r"(?s)expected the targets on the scores' device.*help:"
+    ):
+        loss(scores, torch.tensor([1, 2, 0]))
+
+
+def test_a_variable_on_the_meta_device_prints_its_size_whole():
+    assert repr(mg.Variable(torch.ones(3, 4, device="meta"))).endswith("size=(3, 4))")
+
+
 def test_the_table_covers_every_kind_of_error():
     kinds = {bad.error for bad in BAD_INPUTS}
     assert kinds >= {

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import torch
 
-from minigrad.errors import DTypeError, OutOfRangeError, ShapeError, format_shape, message
+from minigrad.errors import (
+    DeviceError,
+    DTypeError,
+    OutOfRangeError,
+    ShapeError,
+    format_shape,
+    message,
+)
 from minigrad.ops.arguments import constant
 from minigrad.variable import Variable
 
@@ -58,6 +65,16 @@ def batch_shape(shape) -> tuple:
 
 
 def explain_targets(op, scores, target, ignore_index, error):
+    """Why torch refused the targets: another device, or a class index out of range."""
+    if target.device != scores.device:
+        return DeviceError(
+            message(
+                op,
+                f"the targets on the scores' device ({scores.device})",
+                f"targets on {target.device}",
+                "move them first, e.g. target.to(scores.device), or build both on one device",
+            )
+        )
     classes = classes_of(scores.shape) if scores.ndim else "?"
     kept = target[target != ignore_index]
     found = f"values from {int(kept.min())} to {int(kept.max())}" if kept.numel() else "none"
