@@ -200,7 +200,8 @@ def build_graph(
             name = var_id(i, out["slot"])
             label = value_label(title, out["shape"], out["value"], out["grad"], COLOURS[kind],
                                 grad_texts.get(name))  # fmt: skip
-            g.node(name, label, shape="plain", id=f"{id_prefix}{name}")
+            # beside the op that made it, inside its module
+            holder(module).node(name, label, shape="plain", id=f"{id_prefix}{name}")
             count += 1
             g.edge(where(op_id(i), module), name, id=f"{id_prefix}o{i}_{out['slot']}")
     for module, members in collapsed.items():

@@ -31,6 +31,16 @@ def _scores(generator, shape, scale: float, masked: bool) -> torch.Tensor:
     return x
 
 
+def _lost_dim(error: Exception) -> str | None:
+    """A sum over the row that dropped its dimension no longer lines up with y."""
+    if isinstance(error, RuntimeError) and "must match the size" in str(error):
+        return (
+            "shapes that do not line up: a sum over the row without keepdim=True drops the "
+            "row's dimension, so it no longer broadcasts against y (one number per row)"
+        )
+    return None
+
+
 @exercise(
     "softmax_backward",
     lesson=18,
@@ -75,7 +85,7 @@ def check_softmax_backward(check: Check, softmax_backward) -> str:
             mistakes.append(wrong_broadcast_dims(wrong, (0,), (len(shape) - 1,)))
         check.case = f"y of shape {shape}" + (" with masked (zero) weights" if masked else "")
         check.case += ", from scores near ±300" if scale > 100 else ""
-        received = check.call(softmax_backward, y, g, names=("y", "g"))
+        received = check.call(softmax_backward, y, g, names=("y", "g"), explain=_lost_dim)
         check.expect("dL/dx", want, received, mistakes=tuple(mistakes))
     return f"right on {len(cases)} shapes, with masked weights and with saturated rows"
 

@@ -200,3 +200,7 @@ class CausalSelfAttention(MultiheadAttention):
 
     def forward(self, x):
         return super().forward(x, x, x, need_weights=False, is_causal=True)[0]
+
+    def attention_weights(self, x):
+        """Every head's weights P for the input x: (B, num_heads, T, T), rows summing to 1."""
+        return super().forward(x, x, x, is_causal=True, average_attn_weights=False)[1]
