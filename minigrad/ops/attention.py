@@ -53,8 +53,8 @@ class BMM(Gate):
 
     def backward(self, grad_output):
         need_a, need_b = self.needs_input_grad
-        grad_a = torch.bmm(grad_output, self.b.transpose(1, 2)) if need_a else None
-        grad_b = torch.bmm(self.a.transpose(1, 2), grad_output) if need_b else None
+        grad_a = grad_output @ self.b.transpose(1, 2) if need_a else None
+        grad_b = self.a.transpose(1, 2) @ grad_output if need_b else None
         return grad_a, grad_b
 
     def explain(self, tensors, error):
