@@ -243,13 +243,15 @@ tape.clear()  # this tape was for looking at: drop it (and what its gates saved)
 # ## Training
 #
 # Each step reads 32 random blocks of 32 characters (so 1,024 predictions, from contexts
-# of 1 to 32 characters) and takes one AdamW step. `GradientFlow` records every
-# parameter's gradient at every step.
+# of 1 to 32 characters) and takes one AdamW step. `GradientFlow` records the gradient
+# of every weight matrix at every step (the biases and LayerNorm's scales are left out,
+# so that the names stay readable).
 
 # %%
 STEPS, BATCH = 400, 32
 optimizer = mg.optim.AdamW(model.parameters(), lr=6e-3, weight_decay=0.01)
-flow = GradientFlow(model, every=STEPS)
+matrices = {name: p for name, p in model.named_parameters() if p.ndim == 2}
+flow = GradientFlow(matrices, every=STEPS)
 generator = torch.Generator().manual_seed(1)
 losses = []
 start = time.perf_counter()
@@ -259,7 +261,7 @@ for step in range(STEPS):
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    flow.record(model)
+    flow.record(matrices)
     losses.append(loss.item())
 seconds = time.perf_counter() - start
 print(f"{STEPS} steps in {seconds:.1f} s; training loss {losses[0]:.2f} -> {losses[-1]:.2f}")
@@ -282,8 +284,10 @@ plt.show()
 
 # %% [markdown]
 # The model beats the unigram baseline by a wide margin: it has learned which letters
-# follow which, whole short words, and where lines break. The gradient flow shows every
-# parameter learning, the attention and MLP weights of both blocks among them:
+# follow which, whole short words, and where lines break. In the gradient flow every
+# weight matrix, the attention and MLP weights of both blocks among them, keeps a gradient
+# within about an order of magnitude of the others from the first step to the last: none
+# is left behind.
 
 # %%
 flow
