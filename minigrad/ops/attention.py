@@ -87,8 +87,9 @@ class ScaledDotProductAttention(Gate):
     call of a transformer on the CPU (4-D (B, H, T, D) inputs, at most a
     causal mask) ``forward`` and ``backward`` run torch's fused
     attention kernels instead: the same maths in one pass over each block of
-    keys, which keeps only the output and one log-sum-exp per row and is
-    several times faster. A test proves the two routes equal.
+    keys, which keeps only the output and one log-sum-exp per row, and is
+    1.5 to 3 times faster at this course's sizes. A test proves the two
+    routes equal.
     """
 
     def __init__(self, scale: float, causal: bool = False, mask=None):
@@ -170,15 +171,19 @@ def _split_scale(scale: float) -> tuple[float, float]:
 
 
 # torch's fused attention for the CPU: (output, log-sum-exp) forward, then its backward
-_flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-_flash_backward = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
+# (None in a torch too old to have them: then the formulas run)
+_flash = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+_flash_backward = getattr(
+    torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu_backward", None
+)
 
 
 def _fusable(q, k, v, mask, added_mask) -> bool:
     """Whether the fused kernels apply: the CPU, 4-D (B, H, T, D) inputs with one (B, H),
     no mask but the causal one (where torch's own dispatch picks the same kernel)."""
     return (
-        mask is None
+        _flash is not None
+        and mask is None
         and added_mask is None
         and q.ndim == k.ndim == v.ndim == 4
         and q.shape[:2] == k.shape[:2] == v.shape[:2]

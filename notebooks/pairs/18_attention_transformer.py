@@ -73,7 +73,8 @@ passed = exercises.check_softmax_backward(softmax_backward)
 # $S_{ij}$ says how well query $i$ matches key $j$; $P_{ij}$ is how much of value $j$
 # goes into output $i$. The $1/\sqrt d$ keeps the scores of random vectors at a variance
 # of about 1 whatever $d$ is; without it a wide head starts with a saturated, one-hot
-# softmax, whose gradient is almost 0 everywhere (as your check's ±300 rows showed). A
+# softmax, whose gradient is almost 0 everywhere (the check's rows from scores near ±300
+# are such rows: work out what your formula gives for a one-hot y). A
 # language model predicts the next character, so position $i$ may not look at positions
 # after it: the **causal mask** $M$ is $-\infty$ above the diagonal, and those weights are
 # exactly 0.
