@@ -3,7 +3,9 @@
 Expected values are closed forms in plain torch, computed before the learner's
 code runs; the wrong answers recognised are the usual slips of this
 derivation (only the Jacobian's diagonal, a missing sum, a missing 1/sqrt(d),
-an untransposed factor, the softmax skipped).
+an untransposed factor, the softmax skipped, the causal mask left out, dQ and
+dK swapped). Each check ends on its first shape again with fresh numbers, so
+an answer memorised for one draw fails.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ def _scores(generator, shape, scale: float, masked: bool) -> torch.Tensor:
         future = torch.ones(shape[-2], shape[-1], dtype=torch.bool).triu(1)
         x = x.masked_fill(future, float("-inf"))
     return x
+
+
+def _again(cases: list, case: int) -> str:
+    """A label for a case that repeats an earlier one's shape with new numbers."""
+    return " (again, with new numbers)" if cases[case] in cases[:case] else ""
 
 
 def _lost_dim(error: Exception) -> str | None:
@@ -65,8 +72,9 @@ def check_softmax_backward(check: Check, softmax_backward) -> str:
         ((1, 7), 1.0, False),
         ((2, 3, 4, 4), 1.0, True),
         ((5, 4), 300.0, False),  # huge scores: y is one-hot up to rounding
+        ((4, 5), 1.0, False),  # the first shape again, fresh numbers: nothing is memorised
     ]
-    for shape, scale, masked in cases:
+    for case, (shape, scale, masked) in enumerate(cases):
         y = torch.softmax(_scores(generator, shape, scale, masked), -1)
         g = draw(generator, *shape)
         want = _softmax_grad(y, g)
@@ -85,9 +93,10 @@ def check_softmax_backward(check: Check, softmax_backward) -> str:
             mistakes.append(wrong_broadcast_dims(wrong, (0,), (len(shape) - 1,)))
         check.case = f"y of shape {shape}" + (" with masked (zero) weights" if masked else "")
         check.case += ", from scores near ±300" if scale > 100 else ""
+        check.case += _again(cases, case)
         received = check.call(softmax_backward, y, g, names=("y", "g"), explain=_lost_dim)
         check.expect("dL/dx", want, received, mistakes=tuple(mistakes))
-    return f"right on {len(cases)} shapes, with masked weights and with saturated rows"
+    return f"right on {len(cases)} draws, with masked weights and with saturated rows"
 
 
 # -- causal self-attention's backward -----------------------------------------------------
@@ -109,6 +118,12 @@ def _attention_grads(q, k, v, p, g):
     grad_p = g @ v.transpose(-2, -1)
     grad_s = _softmax_grad(p, grad_p)
     return grad_s @ k / math.sqrt(d), grad_s.transpose(-2, -1) @ q / math.sqrt(d), grad_v
+
+
+_UNMASKED = (
+    "these weights have no causal mask: query i may only read keys j <= i, so the "
+    "weights above the diagonal are 0 (use the p the forward computed, not a new softmax)"
+)
 
 
 @exercise(
@@ -134,7 +149,8 @@ def check_attention_backward(check: Check, attention_backward) -> str:
     The gradients are checked in the order backward finds them: dV, then dQ, then dK.
     """
     generator = torch.Generator().manual_seed(180)
-    shapes = [(5, 4), (6, 6), (2, 3, 7, 4), (1, 8, 2), (2, 2, 5, 9)]
+    # the last is the first shape again with fresh numbers, so that nothing can be memorised
+    shapes = [(5, 4), (6, 6), (2, 3, 7, 4), (1, 8, 2), (2, 2, 5, 9), (5, 4)]
     for case, shape in enumerate(shapes):
         scale = 3.0 if case == 1 else 1.0
         q, k, v = (draw(generator, *shape, scale=scale) for _ in range(3))
@@ -145,7 +161,9 @@ def check_attention_backward(check: Check, attention_backward) -> str:
         root = math.sqrt(d)
         grad_p = g @ v.transpose(-2, -1)
         diagonal_only = grad_p * p * (1 - p)
-        check.case = f"q, k, v of shape {shape}"
+        unmasked = torch.softmax(q @ k.transpose(-2, -1) / root, -1)  # the mask left out
+        grad_unmasked = _softmax_grad(unmasked, g @ v.transpose(-2, -1)) @ k / root
+        check.case = f"q, k, v of shape {shape}" + _again(shapes, case)
         received = check.call(attention_backward, q, k, v, p, g, names=("q", "k", "v", "p", "g"))
         grad_q, grad_k, grad_v = check.expect_sequence(received, 3, "(dq, dk, dv)")
         check.expect("dv", want_v, grad_v, mistakes=(
@@ -153,6 +171,7 @@ def check_attention_backward(check: Check, attention_backward) -> str:
                     "read value j, a sum over P's first index"),
             Mistake(g, "that is G itself: each value reaches the output through the "
                     "weights P, so its gradient goes back through them"),
+            Mistake(unmasked.transpose(-2, -1) @ g, _UNMASKED),
         ))  # fmt: skip
         check.expect("dq", want_q, grad_q, mistakes=(
             Mistake(want_q * root, f"exactly sqrt(d) = {root:.4g} times the expected: the "
@@ -162,6 +181,9 @@ def check_attention_backward(check: Check, attention_backward) -> str:
                     "scores S is softmax's backward of dP, not dP itself"),
             Mistake(diagonal_only @ k / root, "that goes through only the diagonal of "
                     "softmax's Jacobian: use the whole softmax backward, row by row"),
+            Mistake(grad_unmasked, _UNMASKED),
+            Mistake(want_k, "that is dK: the queries' gradient multiplies dS by K (the "
+                    "keys), and the keys' multiplies dS transposed by Q"),
         ), factors={root: "did you leave out the 1/sqrt(d) of the scores?"})  # fmt: skip
         grad_s = _softmax_grad(p, grad_p)
         check.expect("dk", want_k, grad_k, mistakes=(
@@ -172,7 +194,7 @@ def check_attention_backward(check: Check, attention_backward) -> str:
             Mistake(want_q, "that is dQ: the keys' gradient multiplies dS (transposed) by Q, "
                     "the queries'"),
         ), factors={root: "K is divided by sqrt(d) as well"})  # fmt: skip
-    return f"dV, dQ and dK are right for {len(shapes)} shapes, one head and batches of heads"
+    return f"dV, dQ and dK are right on {len(shapes)} draws, one head and batches of heads"
 
 
 __all__ = ["check_attention_backward", "check_softmax_backward"]

@@ -8,7 +8,35 @@ import math
 import pytest
 import torch
 
-from tests.exercises.helpers import assert_fails, assert_gap_fails_quietly, assert_passes, solution
+from tests.exercises.helpers import (
+    answer_lines,
+    assert_fails,
+    assert_gap_fails_quietly,
+    assert_passes,
+    solution,
+)
+
+
+def assert_fails_quietly(exercise_id: str, answer, capsys, *words: str) -> str:
+    """The check FAILs naming the mistake (``words``), and shows no line of the solution."""
+    out = assert_fails(exercise_id, answer, capsys, *words)
+    for line in answer_lines(exercise_id):
+        assert line not in out, f"the FAIL message shows the answer {line!r}:\n{out}"
+    return out
+
+
+def memorised(answer):
+    """An answer that remembers what it returned for each shape and returns it again."""
+    seen = {}
+
+    def again(*args):
+        shape = tuple(args[0].shape)
+        if shape not in seen:
+            seen[shape] = answer(*args)
+        return seen[shape]
+
+    return again
+
 
 # -- softmax_backward --------------------------------------------------------------------
 
@@ -52,7 +80,19 @@ def test_softmax_backward_gap_fails_without_giving_the_answer(capsys):
     ids=["diagonal", "no-sum", "no-chain", "unweighted-sum", "wrong-dim", "sign", "no-keepdim"],
 )
 def test_softmax_backward_names_the_kind_of_mistake(wrong, words, capsys):
-    assert_fails("softmax_backward", wrong, capsys, *words)
+    assert_fails_quietly("softmax_backward", wrong, capsys, *words)
+
+
+def test_softmax_backward_fails_an_answer_memorised_for_one_draw(capsys):
+    out = assert_fails_quietly("softmax_backward", memorised(softmax_by_autograd), capsys)
+    assert "y of shape (4, 5) (again, with new numbers)" in out
+
+
+def test_softmax_backward_fails_right_values_that_changed_g_in_place(capsys):
+    def in_place(y, g):
+        return y * g.sub_((g * y).sum(-1, keepdim=True))  # right, but g is overwritten
+
+    assert_fails_quietly("softmax_backward", in_place, capsys, "changed its input", "g:")
 
 
 # -- attention_backward --------------------------------------------------------------------
@@ -114,6 +154,20 @@ def _diagonal(q, k, v, p, g):
     return grad_s @ k / d, grad_s.transpose(-2, -1) @ q / d, p.transpose(-2, -1) @ g
 
 
+def unmasked(q, k):
+    """The weights a learner gets by recomputing the softmax and forgetting the causal mask."""
+    return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -1)
+
+
+def _mask_forgotten(q, k, v, p, g):
+    return right(q, k, v, unmasked(q, k), g)
+
+
+def _mask_forgotten_in_the_scores(q, k, v, p, g):
+    grad_q, grad_k, _ = right(q, k, v, unmasked(q, k), g)
+    return grad_q, grad_k, p.transpose(-2, -1) @ g
+
+
 @pytest.mark.parametrize(
     "wrong, words",
     [
@@ -132,14 +186,41 @@ def _diagonal(q, k, v, p, g):
          ["dk", "transpose"]),
         (with_grads(lambda dq, dk, dv, q, k, v, p, g: (dv, dk, dq)), ["dv is wrong"]),
         (with_grads(lambda dq, dk, dv, q, k, v, p, g: (dq, dk)), ["(dq, dk, dv)", "2 item"]),
+        (with_grads(lambda dq, dk, dv, q, k, v, p, g: (-dq, dk, dv)),
+         ["dq is wrong", "wrong sign"]),
+        (with_grads(lambda dq, dk, dv, q, k, v, p, g: (dq, -dk, dv)),
+         ["dk is wrong", "wrong sign"]),
+        (with_grads(lambda dq, dk, dv, q, k, v, p, g: (dq, dk, -dv)),
+         ["dv is wrong", "wrong sign"]),
+        (with_grads(lambda dq, dk, dv, q, k, v, p, g: (dk, dq, dv)), ["dq is wrong", "that is dK"]),
+        (_mask_forgotten, ["dv is wrong", "no causal mask", "keys j <= i"]),
+        (_mask_forgotten_in_the_scores, ["dq is wrong", "no causal mask"]),
     ],
     ids=["dv-untransposed", "dv-is-g", "dq-scale", "no-softmax", "diagonal", "dk-is-dq",
-         "dk-scale", "dk-transposed", "swapped", "two-items"],
+         "dk-scale", "dk-transposed", "swapped", "two-items",
+         "dq-sign", "dk-sign", "dv-sign", "dq-dk-swapped", "mask-forgotten", "mask-in-scores"],
 )  # fmt: skip
 def test_attention_backward_names_the_first_wrong_gradient_and_the_mistake(wrong, words, capsys):
-    assert_fails("attention_backward", wrong, capsys, *words)
+    assert_fails_quietly("attention_backward", wrong, capsys, *words)
 
 
+def test_attention_backward_fails_an_answer_memorised_for_one_draw(capsys):
+    out = assert_fails_quietly("attention_backward", memorised(attention_by_autograd), capsys)
+    assert "q, k, v of shape (5, 4) (again, with new numbers)" in out
+
+
+def test_attention_backward_fails_right_values_that_changed_p_in_place(capsys):
+    def in_place(q, k, v, p, g):
+        scale = 1 / math.sqrt(q.shape[-1])
+        grad_v = p.transpose(-2, -1) @ g
+        grad_p = g @ v.transpose(-2, -1)
+        grad_s = p.mul_(grad_p - (grad_p * p).sum(-1, keepdim=True))  # p is overwritten
+        return grad_s @ k * scale, grad_s.transpose(-2, -1) @ q * scale, grad_v
+
+    assert_fails_quietly("attention_backward", in_place, capsys, "changed its input", "p:")
+
+
+@pytest.mark.filterwarnings("ignore:The use of `x.T`")  # the learner's .T, as torch warns
 def test_attention_backward_fails_an_answer_right_for_one_head_only(capsys):
     """Transposing with .T works for (T, d) and breaks for batches of heads."""
 
@@ -149,5 +230,5 @@ def test_attention_backward_fails_an_answer_right_for_one_head_only(capsys):
         grad_s = p * (grad_p - (grad_p * p).sum(-1, keepdim=True))
         return grad_s @ k / d, grad_s.T @ q / d, p.T @ g
 
-    out = assert_fails("attention_backward", two_dimensional, capsys)
+    out = assert_fails_quietly("attention_backward", two_dimensional, capsys)
     assert "(2, 3, 7, 4)" in out  # the first batch of heads
