@@ -31,6 +31,7 @@ SUITES = {
     "distributed": lambda: bench_distributed.main([]),
     "widgets": bench_widgets.main,
     "live": lambda: bench_live_training.main([]),
+    "part2": lambda: __import__("benchmarks.bench_part2", fromlist=["main"]).main([]),
 }
 OPT_IN = {"peers": lambda: bench_peers.main([])}  # only when named: it needs .venv-peers
 

@@ -10,7 +10,7 @@ Reading order (each file imports only the ones before it):
     gate.py        Gate: an op's forward and backward, and how a call is recorded
     backprop.py    the reverse walk over the tape; backprop = walk + write .grad
     ops/           every op, one small Gate class each
-    inspect.py     the tape as records and a printed table
+    inspect.py     the tape as records and a printed table; module_scopes
     methods.py     Variable's and Context's methods that run the files above
     trace.py       the reverse walk summarised step by step, for the TapeViewer
     stats.py       gradient statistics per parameter, for the widgets
@@ -76,6 +76,7 @@ from minigrad.backprop import backprop
 from minigrad import ops as _ops
 from minigrad import methods as _methods  # noqa: F401  (attaches Variable's and Context's methods)
 from minigrad.gradcheck import GradcheckReport, gradcheck, gradcheck_gate, gradcheck_node
+from minigrad.inspect import ModuleScopes, module_scopes
 
 # The neural-network library, built on the engine.
 from minigrad import nn, optim, distributed, data, training, checkpoint
@@ -136,6 +137,8 @@ __all__ = [
     "gradcheck",
     "gradcheck_gate",
     "gradcheck_node",
+    "ModuleScopes",
+    "module_scopes",
     # the libraries built on it
     "nn",
     "optim",

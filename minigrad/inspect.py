@@ -1,9 +1,10 @@
-"""The tape as plain data and as a printed table.
+"""The tape as plain data and as a printed table; which module recorded each node.
 
 ``ctx.records()`` gives one dict per node; ``print(ctx)`` prints them as a
 table (:func:`records` and :func:`context_table` are those two methods, see
 ``minigrad/methods.py``). The widgets draw from these records, never from
-private fields.
+private fields. ``mg.module_scopes(model)`` notes, while a model runs, which of
+its sub-modules recorded each node (the widgets draw one cluster per module).
 
     Context: 3 nodes
       #  op      inputs        output   saved
@@ -14,7 +15,12 @@ private fields.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from minigrad.errors import format_shape
+from minigrad.tape import default_context
 from minigrad.variable import Variable
 
 
@@ -154,3 +160,61 @@ def context_table(context) -> str:
     state = "" if context.is_recording() else ", not recording"
     header = f"{title}: {len(context.nodes)} nodes{state}"
     return header + ("\n" + format_table(records(context)) if context.nodes else "")
+
+
+class ModuleScopes:
+    """Which sub-module of a model recorded each node: ``scopes.module_of(node)``.
+
+    Made by :func:`module_scopes`. A node recorded inside several nested
+    modules belongs to the innermost (``"blocks.0.self_attn"``, not
+    ``"blocks.0"``); one recorded by the model's own ``forward`` to none.
+    Nodes are held weakly: the scopes keep no tape alive.
+    """
+
+    def __init__(self) -> None:
+        self.names: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def module_of(self, node) -> str | None:
+        return self.names.get(node)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@contextmanager
+def module_scopes(model) -> Iterator[ModuleScopes]:
+    """Inside the block, note which sub-module of ``model`` records each node::
+
+        with mg.module_scopes(model) as scopes:
+            loss = mg.cross_entropy(model(x), y)
+        widgets.draw_tape(loss, params=model, modules=scopes)   # one cluster per module
+
+    Each sub-module's ``forward`` is wrapped for the block only (nothing is
+    left behind, even on an error): it counts the tape's nodes before and
+    after the call. Outside such a block a model records exactly as before,
+    at no cost.
+    """
+    scopes = ModuleScopes()
+    tapes = {p.context for p in model.parameters()}
+    wrapped = []
+
+    def wrap(name: str, forward):
+        def scoped_forward(*args, **kwargs):
+            before = {tape: len(tape.nodes) for tape in tapes | {default_context()}}
+            out = forward(*args, **kwargs)
+            for tape, start in before.items():
+                for node in tape.nodes[start:]:
+                    scopes.names.setdefault(node, name)  # inner modules finish first
+            return out
+
+        return scoped_forward
+
+    try:
+        for name, module in model.named_modules():
+            if name:
+                object.__setattr__(module, "forward", wrap(name, module.forward))
+                wrapped.append(module)
+        yield scopes
+    finally:
+        for module in wrapped:
+            object.__delattr__(module, "forward")

@@ -66,6 +66,12 @@ VARIABLE_METHODS = {
     "split": ops.split,
     "chunk": ops.chunk,
     "to": ops.to,
+    "masked_fill": ops.masked_fill,
+    "tril": ops.tril,
+    "triu": ops.triu,
+    "gather": ops.gather,
+    "index_select": ops.index_select,
+    "bmm": ops.bmm,
     "backward": backprop,
 }
 

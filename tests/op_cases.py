@@ -260,6 +260,58 @@ CASES = [
         [(4, 3), (4, 3)],
         domain=["real", "unit"],
     ),
+    # masking, gather and attention: the pieces of a transformer
+    OpCase(
+        "masked_fill", lambda ns, m, a: a.masked_fill(m, -1.5), [(3, 4)], constants=_mask((3, 4))
+    ),
+    OpCase(
+        "masked_fill_broadcast",
+        lambda ns, m, a: ns.masked_fill(a, m, 2.0),
+        [(4,)],
+        constants=_mask((3, 4)),
+    ),
+    OpCase(
+        "masked_fill_value_variable",
+        lambda ns, m, a, v: ns.masked_fill(a, m, v),
+        [(2, 3, 4), ()],
+        constants=_mask((3, 4)),
+    ),
+    OpCase("tril", lambda ns, a: a.tril(), [(4, 4)]),
+    OpCase("tril_batched_below", lambda ns, a: ns.tril(a, -1), [(2, 4, 5)]),
+    OpCase("triu", lambda ns, a: a.triu(1), [(5, 3)]),
+    OpCase("gather_dim0", lambda ns, i, a: a.gather(0, i), [(4, 3)], constants=_indices((6, 3), 4)),
+    OpCase(
+        "gather_dim1", lambda ns, i, a: ns.gather(a, 1, i), [(3, 5)], constants=_indices((3, 7), 5)
+    ),
+    OpCase(
+        "index_select",
+        lambda ns, i, a: ns.index_select(a, 1, i),
+        [(3, 4)],
+        constants=_indices((6,), 4),
+    ),
+    OpCase("bmm", lambda ns, a, b: ns.bmm(a, b), [(3, 2, 4), (3, 4, 5)]),
+    OpCase(  # attention over heads: (B, H, T, D) @ (B, H, D, T)
+        "matmul_heads",
+        lambda ns, q, k: q @ k.transpose(-2, -1),
+        [(2, 3, 5, 4), (2, 3, 5, 4)],
+    ),
+    OpCase("matmul_heads_broadcast", lambda ns, a, b: a @ b, [(2, 3, 5, 4), (3, 4, 5)]),
+    OpCase(
+        "scaled_dot_product_attention_causal",
+        lambda ns, q, k, v: ns.scaled_dot_product_attention(q, k, v, is_causal=True),
+        [(2, 3, 5, 4), (2, 3, 5, 4), (2, 3, 5, 4)],
+    ),
+    OpCase(
+        "scaled_dot_product_attention_mask",
+        lambda ns, m, q, k, v: ns.scaled_dot_product_attention(q, k, v, attn_mask=m, scale=0.3),
+        [(2, 4, 3), (2, 6, 3), (6, 2)],
+        constants=lambda g: torch.rand(4, 6, generator=g) > 0.3,
+    ),
+    OpCase(
+        "scaled_dot_product_attention_float_mask",
+        lambda ns, q, k, v, m: ns.scaled_dot_product_attention(q, k, v, attn_mask=m),
+        [(2, 2, 4, 3), (2, 6, 3), (2, 6, 2), (4, 6)],
+    ),
 ]
 
 # -- torch's arguments, one row each (the OpInfo samples run them all too) --------
@@ -495,6 +547,21 @@ REFUSED_ARGUMENTS = [
     ("leaky_relu", lambda ns, x: ns.leaky_relu(x, inplace=True), "inplace"),
     ("dropout", lambda ns, x: ns.dropout(x, inplace=True), "inplace"),
     ("view", lambda ns, x: x.view(torch.int32), "dtype"),
+    (
+        "gather",
+        lambda ns, x: ns.gather(x, 1, torch.tensor([[0], [1]]), sparse_grad=True),
+        "sparse_grad",
+    ),
+    (
+        "scaled_dot_product_attention",
+        lambda ns, x: ns.scaled_dot_product_attention(x, x, x, dropout_p=0.1),
+        "dropout_p",
+    ),
+    (
+        "scaled_dot_product_attention",
+        lambda ns, x: ns.scaled_dot_product_attention(x, x, x, enable_gqa=True),
+        "enable_gqa",
+    ),
     ("embedding", lambda ns, x: ns.embedding(torch.tensor([0]), x, max_norm=1.0), "max_norm"),
     ("embedding", lambda ns, x: ns.embedding(torch.tensor([0]), x, sparse=True), "sparse"),
     (

@@ -130,4 +130,17 @@ ROWS = [
         "",
         mg.binary_cross_entropy_with_logits,
     ),
+    # masking, gather and attention
+    OpRow("masking", "masked_fill", "", mg.masked_fill),
+    OpRow("masking", "tril", "", mg.tril),
+    OpRow("masking", "triu", "", mg.triu),
+    OpRow("gather", "gather", "", mg.gather),
+    OpRow("gather", "index_select", "", mg.index_select),
+    OpRow("attention", "bmm", "", mg.bmm),
+    OpRow(
+        "attention",
+        "nn.functional.scaled_dot_product_attention",
+        "",
+        mg.scaled_dot_product_attention,
+    ),
 ]

@@ -96,6 +96,7 @@ ALLOWED = {
     ("digits.py", "FileNotFoundError"),  # the package's own data file is missing
     ("digits.py", "ValueError"),  # ... or damaged
     ("mnist.py", "FileNotFoundError"),  # no MNIST files in the folder given
+    ("text.py", "FileNotFoundError"),  # the package's own corpus is missing or damaged
 }
 
 

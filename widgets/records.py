@@ -47,15 +47,20 @@ def _module_of(name: str | None) -> str | None:
     return name.rsplit(".", 1)[0]
 
 
-def tape_graph(source, max_nodes: int | None = 300, params=None, summaries: bool = True) -> dict:
+def tape_graph(
+    source, max_nodes: int | None = 300, params=None, summaries: bool = True, modules=None
+) -> dict:
     """The tape as ``{"ops", "leaves", "edges", "folded", "root"}`` of plain values.
 
     ``ops`` holds each drawn node's record (``ctx.records()``) plus
     ``outputs`` (name, shape, value and gradient summaries, ``is_output``)
-    and ``module`` (the sub-module its parameters come from, if any).
+    and ``module`` (the sub-module that recorded it: from ``modules``, a
+    :func:`minigrad.module_scopes` record, or else the one sub-module whose
+    parameters it takes, if any).
     Past ``max_nodes`` ops, the earliest ones are folded: ``folded`` says how
     many, and edges from them start at ``"fold"``.
     """
+    scopes = modules
     nodes, root = tape_of(source)
     # With the model given, parameters get their dotted paths ("0.weight"),
     # which also says which sub-module each belongs to.
@@ -128,7 +133,8 @@ def tape_graph(source, max_nodes: int | None = 300, params=None, summaries: bool
                 }
             )
         record["outputs"] = outputs
-        record["module"] = modules.pop() if len(modules) == 1 else None
+        recorded_in = scopes.module_of(node) if scopes is not None else None
+        record["module"] = recorded_in or (modules.pop() if len(modules) == 1 else None)
         ops.append(record)
     for record in ops:
         for out in record["outputs"]:

@@ -6,8 +6,10 @@ mean ± std otherwise). Ops are ovals between them, so the two never look
 alike. An op that uses a value twice (``a * a``) gets two arrows from it, one
 per input, so accumulation can be seen. Colours: yellow for leaves that need
 a gradient, green for parameters, orange for outputs (values no later op
-uses). Parameters named ``module.weight`` put their ops into one cluster per
-sub-module. Past ``max_nodes`` ops the earliest fold into one "... N more"
+uses). Ops go into one cluster per sub-module: the module that recorded them
+(from ``mg.module_scopes``), or else the one whose parameters
+(``module.weight``) they take; clusters nest as the modules do (``blocks.0``
+holds ``blocks.0.self_attn``). Past ``max_nodes`` ops the earliest fold into one "... N more"
 node, so a 10,000-op tape still draws in a second.
 
 Every element has an SVG id (``id_prefix`` + ``n3`` for op 3, ``v3_0`` for
@@ -139,9 +141,12 @@ def build_graph(
     def holder(module):
         if module is None:
             return g
-        if module not in clusters:
-            clusters[module] = graphviz.Digraph(name=f"cluster_{module}")
-            clusters[module].attr(label=module, style="rounded,dashed", color="#888888")
+        parts = module.split(".")
+        for depth in range(1, len(parts) + 1):  # the enclosing modules' clusters too
+            name = ".".join(parts[:depth])
+            if name not in clusters:
+                clusters[name] = graphviz.Digraph(name=f"cluster_{name}")
+                clusters[name].attr(label=name, style="rounded,dashed", color="#888888")
         return clusters[module]
 
     def where(node_name: str, module) -> str:
@@ -195,7 +200,8 @@ def build_graph(
             name = var_id(i, out["slot"])
             label = value_label(title, out["shape"], out["value"], out["grad"], COLOURS[kind],
                                 grad_texts.get(name))  # fmt: skip
-            g.node(name, label, shape="plain", id=f"{id_prefix}{name}")
+            # beside the op that made it, inside its module
+            holder(module).node(name, label, shape="plain", id=f"{id_prefix}{name}")
             count += 1
             g.edge(where(op_id(i), module), name, id=f"{id_prefix}o{i}_{out['slot']}")
     for module, members in collapsed.items():
@@ -231,8 +237,10 @@ def build_graph(
             continue
         drawn.add(key)
         g.edge(start, to, id=f"{id_prefix}{edge_id(e['to'], e['input'])}")
-    for sub in clusters.values():
-        g.subgraph(sub)
+    # Innermost first: a cluster is copied into its parent when added, so it must be complete.
+    for name in sorted(clusters, key=lambda n: -n.count(".")):
+        parent = name.rsplit(".", 1)[0] if "." in name else None
+        (clusters[parent] if parent in clusters else g).subgraph(clusters[name])
     g.node_count = count
     g.folded = data["folded"]
     return g
@@ -246,6 +254,7 @@ def draw_tape(
     collapse_modules: bool = False,
     id_prefix: str = "",
     direction: str = "TB",
+    modules=None,
 ) -> TapeGraph:
     """Draw a tape (a Context) or everything that led to a Variable, as a Graphviz graph.
 
@@ -255,8 +264,10 @@ def draw_tape(
     ``params`` (a model or its parameters) says which leaves are parameters
     (otherwise names with "weight", "bias" or a dot count as parameters);
     ``collapse_modules`` draws each sub-module as one box; ``direction`` is
-    "TB" or "LR". Values and gradients show when the Variables are alive:
-    build the tape in ``mg.Context(keep_outputs=True)``.
+    "TB" or "LR"; ``modules`` (from ``mg.module_scopes(model)``) says which
+    sub-module recorded each op, so that every op of a module sits in its
+    cluster. Values and gradients show when the Variables are alive: build
+    the tape in ``mg.Context(keep_outputs=True)``.
     """
-    data = tape_graph(source, max_nodes=max_nodes, params=params)
+    data = tape_graph(source, max_nodes=max_nodes, params=params, modules=modules)
     return build_graph(data, show_saved, id_prefix, collapse_modules, direction)

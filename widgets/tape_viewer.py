@@ -103,13 +103,14 @@ class TapeViewer(StaticForm, ipw.VBox):
     with several elements the seed gradient is ones (as ``y.sum().backward()``)
     unless ``grad`` is given. Build the tape in ``mg.Context(keep_outputs=True)``
     so that every value can be shown, and call this before ``backward()`` (or
-    after ``backward(retain_graph=True)``).
+    after ``backward(retain_graph=True)``). ``params`` (the model) and ``modules``
+    (``mg.module_scopes(model)``) group the drawing into one cluster per module.
     """
 
     static_mime = "image/svg+xml"
     position = traitlets.Int(0).tag(sync=True)
 
-    def __init__(self, root, grad=None, max_nodes: int | None = 300, params=None):
+    def __init__(self, root, grad=None, max_nodes: int | None = 300, params=None, modules=None):
         super().__init__()
         self.add_class("mg-tape-viewer")
         self.uid = f"mgtv{next(_ids)}_"
@@ -130,7 +131,7 @@ class TapeViewer(StaticForm, ipw.VBox):
         self.graph = None
         self._parts, self._slots = [], []
         if root is not None and nodes:
-            data = tape_graph(root, max_nodes=max_nodes, params=params)
+            data = tape_graph(root, max_nodes=max_nodes, params=params, modules=modules)
             self.graph = build_graph(data, id_prefix=self.uid,
                                      grad_texts=_longest_grad_texts(self.frames))  # fmt: skip
         self._drawn = {r["index"] for r in self._graph_ops()}

@@ -16,7 +16,7 @@ the answer; the last hint tier says how to load the solution
 Reading order: ``diagnoses`` (kinds of mistakes) -> ``compare`` (what is
 wrong, where) -> ``registry`` (exercises and hints) -> ``outcomes`` (progress) ->
 ``checking`` (running a check) -> ``chain`` (a chain of gradients, checked in
-backward order) -> ``lesson01`` ... ``lesson17``.
+backward order) -> ``lesson01`` ... ``lesson18``.
 
 How to add an exercise
 ======================
@@ -153,6 +153,9 @@ from minigrad.exercises.lesson17 import (
     step_shares,
 )
 
+# Lesson 18: attention and a small transformer.
+from minigrad.exercises.lesson18 import check_attention_backward, check_softmax_backward
+
 __all__ = [
     "Check",
     "CheckResult",
@@ -230,4 +233,7 @@ __all__ = [
     "rnn_forward",
     "rnn_params",
     "step_shares",
+    # lesson 18
+    "check_attention_backward",
+    "check_softmax_backward",
 ]

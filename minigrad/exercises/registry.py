@@ -33,6 +33,7 @@ LESSONS = {
     15: "15_normalisation_backward",
     16: "16_convolution_backward",
     17: "17_rnn_bptt",
+    18: "18_attention_transformer",
 }
 
 

@@ -16,6 +16,11 @@ Reading order (each file imports only the ones before it):
     containers.py   Sequential
     step_program.py one step recorded once and written out as a Program, cached per signature
     compile.py      compile_train, compile_test: a model's step built once as a program
+    embedding.py    Embedding
+    layernorm.py    LayerNorm
+    attention.py    MultiheadAttention, CausalSelfAttention
+    transformer.py  TransformerBlock: attention and an MLP, each in a residual
+    recurrent.py    GRUCell, LSTMCell
 """
 
 from minigrad.nn.init import (
@@ -50,6 +55,11 @@ from minigrad.nn.layers import (
 )
 from minigrad.nn.containers import Sequential
 from minigrad.nn.compile import TrainResult, compile_test, compile_train
+from minigrad.nn.embedding import Embedding
+from minigrad.nn.layernorm import LayerNorm
+from minigrad.nn.attention import CausalSelfAttention, MultiheadAttention
+from minigrad.nn.transformer import TransformerBlock
+from minigrad.nn.recurrent import GRUCell, LSTMCell
 
 __all__ = [
     "InitFunc",
@@ -85,4 +95,11 @@ __all__ = [
     "TrainResult",
     "compile_test",
     "compile_train",
+    "Embedding",
+    "LayerNorm",
+    "MultiheadAttention",
+    "CausalSelfAttention",
+    "TransformerBlock",
+    "GRUCell",
+    "LSTMCell",
 ]

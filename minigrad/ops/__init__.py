@@ -3,7 +3,8 @@
 Read in this order: arguments (the checks every op shares), arithmetic,
 elementwise, casts, reductions, activations, shape, pieces, linalg, conv,
 pooling, normalization, dropout, embedding, class_rows, losses,
-elementwise_losses.
+elementwise_losses; then masking, gather and attention (the pieces of a
+transformer).
 Each file pairs its Gate classes with the plain functions (``mg.add``,
 ``mg.relu`` ...) that run them; the functions take torch's arguments, in
 torch's order.
@@ -88,6 +89,9 @@ from minigrad.ops.shape import (
     unsqueeze,
     view,
 )
+from minigrad.ops.masking import MaskedFill, Tril, masked_fill, tril, triu
+from minigrad.ops.gather import Gather, IndexSelect, gather, index_select
+from minigrad.ops.attention import BMM, ScaledDotProductAttention, bmm, scaled_dot_product_attention
 
 # Only the Gate classes and the op functions: the submodules are not public names.
 __all__ = [
@@ -197,4 +201,18 @@ __all__ = [
     "var",
     "view",
     "where",
+    # masking, gather, attention
+    "BMM",
+    "Gather",
+    "IndexSelect",
+    "MaskedFill",
+    "ScaledDotProductAttention",
+    "Tril",
+    "bmm",
+    "gather",
+    "index_select",
+    "masked_fill",
+    "scaled_dot_product_attention",
+    "tril",
+    "triu",
 ]

@@ -39,6 +39,7 @@
 # | 15 | [normalisation backward](15_normalisation_backward.ipynb) | batch norm and layer norm backward, running statistics |
 # | 16 | [convolution backward](16_convolution_backward.ipynb) | conv as unfold plus matmul, its backward, max-pool with ties |
 # | 17 | [recurrent networks and backprop through time](17_rnn_bptt.ipynb) | an RNN step, full and truncated BPTT |
+# | 18 | [attention and a small transformer](18_attention_transformer.ipynb) | softmax's backward, attention's dQ, dK, dV; train a character-level transformer on Shakespeare |
 #
 # ## How the exercises work
 #
