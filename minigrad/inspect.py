@@ -6,15 +6,20 @@ table (:func:`records` and :func:`context_table` are those two methods, see
 private fields.
 
     Context: 3 nodes
-      #  op      inputs        output   saved
-      0  Mul     a, b          ()       a (), b ()
-      1  Add     #0, c         ()       -
-      2  Tanh    #1            ()       out ()
+      #  op    inputs  output  bytes  saved
+      0  Mul   a, b    ()        8 B  a (), b ()
+      1  Add   #0, c   ()        0 B  -
+      2  Tanh  #1      ()        4 B  out ()
+      saved in all: 12 B (a tensor several nodes saved counts once)
+
+"bytes" is what the node's gate saved for its backward, and the last line
+what the whole tape holds (``minigrad/memory.py``).
 """
 
 from __future__ import annotations
 
 from minigrad.errors import format_shape
+from minigrad.memory import format_bytes, node_saved_bytes, saved_bytes
 from minigrad.variable import Variable
 
 
@@ -56,7 +61,11 @@ def formula(gate) -> str:
 
 
 def node_record(node) -> dict:
-    """One node as a dict: index, op, inputs, output shapes and names, saved tensors, formula."""
+    """One node as a dict: index, op, inputs, output shapes and names, saved tensors, formula.
+
+    ``saved`` maps each saved tensor's name to its shape; ``saved_bytes`` is
+    what they hold, in bytes (each storage once).
+    """
     gate = node.gate
     outputs = node.payload.outputs()
     saved = (
@@ -72,23 +81,27 @@ def node_record(node) -> dict:
         "output_shapes": [tuple(s) for s in node.payload.shapes],
         "output_names": [v.name if v is not None else None for v in outputs],
         "saved": saved,
+        "saved_bytes": node_saved_bytes(node),
         "formula": formula(gate) if gate is not None else "",
     }
 
 
 def format_table(records: list[dict]) -> str:
     """Records as an aligned text table."""
-    rows = [("#", "op", "inputs", "output", "saved")]
+    rows = [("#", "op", "inputs", "output", "bytes", "saved")]
     for r in records:
         inputs = ", ".join(i["label"] for i in r["inputs"])
         outputs = ", ".join(format_shape(s) for s in r["output_shapes"])
         saved = ", ".join(f"{k} {format_shape(v)}" for k, v in r["saved"].items()) or "-"
-        rows.append((str(r["index"]), r["op"], inputs, outputs, saved))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        size = format_bytes(r["saved_bytes"]) if "saved_bytes" in r else "-"
+        rows.append((str(r["index"]), r["op"], inputs, outputs, size, saved))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = []
     for row in rows:
-        cells = [row[i].rjust(widths[i]) if i == 0 else row[i].ljust(widths[i]) for i in range(4)]
-        lines.append("  " + "  ".join(cells) + "  " + row[4])
+        # numbers (the index, the bytes) line up on the right
+        cells = [cell.rjust(w) if i in (0, 4) else cell.ljust(w) for i, (cell, w) in
+                 enumerate(zip(row, widths))]  # fmt: skip
+        lines.append("  " + "  ".join(cells) + "  " + row[5])
     if any(i["kind"] == "constant" for r in records for i in r["inputs"]):
         lines.append("  (inputs: #k is node k's output; - is an input that needs no gradient)")
     return "\n".join(lines)
@@ -107,4 +120,10 @@ def context_table(context) -> str:
     title = f"Context {context.name!r}" if context.name else "Context"
     state = "" if context.is_recording() else ", not recording"
     header = f"{title}: {len(context.nodes)} nodes{state}"
-    return header + ("\n" + format_table(records(context)) if context.nodes else "")
+    if not context.nodes:
+        return header
+    total = (
+        f"  saved in all: {format_bytes(saved_bytes(context))} "
+        "(a tensor several nodes saved counts once)"
+    )
+    return f"{header}\n{format_table(records(context))}\n{total}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import graphviz
 
+from minigrad.memory import format_bytes
 from widgets.records import tape_graph
 from widgets.render import GraphvizMissing, missing_html, render_svg
 
@@ -140,7 +141,7 @@ def build_graph(
         label = f"#{i} {record['op']}"
         if show_saved and record["saved"]:
             saved = ", ".join(f"{k} {tuple(v)}" for k, v in record["saved"].items())
-            label += f"\nsaved: {saved}"
+            label += f"\nsaved: {saved} ({format_bytes(record['saved_bytes'])})"
         if collapse_modules and module is not None:
             collapsed.setdefault(module, []).append(record["op"])
         else:
