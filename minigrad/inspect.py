@@ -86,13 +86,24 @@ def node_record(node) -> dict:
     }
 
 
+# A row lists at most this many inputs or saved tensors (a checkpointed segment has dozens).
+LISTED = 6
+
+
+def listed(items: list[str]) -> str:
+    """``a, b, c`` or, for a long list, its first few and how many more."""
+    if len(items) <= LISTED + 1:
+        return ", ".join(items)
+    return ", ".join(items[:LISTED]) + f", ... {len(items) - LISTED} more"
+
+
 def format_table(records: list[dict]) -> str:
     """Records as an aligned text table."""
     rows = [("#", "op", "inputs", "output", "bytes", "saved")]
     for r in records:
-        inputs = ", ".join(i["label"] for i in r["inputs"])
-        outputs = ", ".join(format_shape(s) for s in r["output_shapes"])
-        saved = ", ".join(f"{k} {format_shape(v)}" for k, v in r["saved"].items()) or "-"
+        inputs = listed([i["label"] for i in r["inputs"]])
+        outputs = listed([format_shape(s) for s in r["output_shapes"]])
+        saved = listed([f"{k} {format_shape(v)}" for k, v in r["saved"].items()]) or "-"
         size = format_bytes(r["saved_bytes"]) if "saved_bytes" in r else "-"
         rows.append((str(r["index"]), r["op"], inputs, outputs, size, saved))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]

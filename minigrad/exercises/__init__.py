@@ -16,7 +16,7 @@ the answer; the last hint tier says how to load the solution
 Reading order: ``diagnoses`` (kinds of mistakes) -> ``compare`` (what is
 wrong, where) -> ``registry`` (exercises and hints) -> ``outcomes`` (progress) ->
 ``checking`` (running a check) -> ``chain`` (a chain of gradients, checked in
-backward order) -> ``lesson01`` ... ``lesson17``.
+backward order) -> ``lesson01`` ... ``lesson17``, ``lesson19``, ``lesson20``.
 
 How to add an exercise
 ======================
@@ -153,6 +153,15 @@ from minigrad.exercises.lesson17 import (
     step_shares,
 )
 
+# Lessons 19 and 20: memory and precision.
+from minigrad.exercises.lesson19 import (
+    chain_loss,
+    chain_params,
+    check_checkpoint_chain,
+    check_tape_bytes,
+    tanh_layers,
+)
+
 __all__ = [
     "Check",
     "CheckResult",
@@ -230,4 +239,10 @@ __all__ = [
     "rnn_forward",
     "rnn_params",
     "step_shares",
+    # lessons 19 and 20
+    "chain_loss",
+    "chain_params",
+    "check_checkpoint_chain",
+    "check_tape_bytes",
+    "tanh_layers",
 ]

@@ -33,6 +33,8 @@ LESSONS = {
     15: "15_normalisation_backward",
     16: "16_convolution_backward",
     17: "17_rnn_bptt",
+    19: "19_memory",
+    20: "20_precision",
 }
 
 
