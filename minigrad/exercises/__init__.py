@@ -161,6 +161,7 @@ from minigrad.exercises.lesson19 import (
     check_tape_bytes,
     tanh_layers,
 )
+from minigrad.exercises.lesson20 import check_master_step, check_scale_update, check_spacing
 
 __all__ = [
     "Check",
@@ -245,4 +246,7 @@ __all__ = [
     "check_checkpoint_chain",
     "check_tape_bytes",
     "tanh_layers",
+    "check_master_step",
+    "check_scale_update",
+    "check_spacing",
 ]
