@@ -262,3 +262,11 @@ def test_the_tape_viewers_trace_walks_through_a_recompute_node():
     loss.backward()
     for mine, oracle in zip(leaves, torch_grads(x, params)):
         torch.testing.assert_close(mine.grad, oracle, atol=1e-12, rtol=1e-10)
+
+
+def test_a_recompute_node_passes_its_own_finite_difference_check():
+    x, params = data(), chain_params(2)
+    ctx = mg.Context(keep_outputs=True)
+    leaves = [ctx.variable(p, requires_grad=True) for p in params]
+    mg.recompute(layers, ctx.variable(x, requires_grad=True), *leaves)
+    assert mg.gradcheck_node(ctx[0])
