@@ -253,4 +253,4 @@ passed = exercises.check_truncated_bptt(truncated_bptt)
 # size (not its shape across time), and truncation cuts it off after $k$ steps on purpose.
 
 # %% [markdown]
-# **Previous:** [Lesson 16: convolution backward](16_convolution_backward.ipynb) · [Start here](00_start_here.ipynb)
+# **Next:** [Lesson 19: memory](19_memory.ipynb) · **Previous:** [Lesson 16: convolution backward](16_convolution_backward.ipynb) · [Start here](00_start_here.ipynb)

@@ -295,4 +295,4 @@ for k in (2, 8, 32):
 #   activations instead of $n$.
 
 # %% [markdown]
-# **Next:** [Lesson 20: precision](20_precision.ipynb) · **Previous:** [Lesson 18: attention and a small transformer](18_transformer.ipynb) · [Start here](00_start_here.ipynb)
+# **Next:** [Lesson 20: precision](20_precision.ipynb) · **Previous:** [Lesson 17: recurrent networks and backprop through time](17_rnn_bptt.ipynb) · [Start here](00_start_here.ipynb)
