@@ -9,6 +9,8 @@ Reading order (each file imports only the ones before it):
     anomaly.py     detect_anomaly()
     gate.py        Gate: an op's forward and backward, and how a call is recorded
     backprop.py    the reverse walk over the tape; backprop = walk + write .grad
+    memory.py      what the tape's saved tensors hold, in bytes: per node, per tape, at peak
+    recompute.py   gradient checkpointing: a segment saved as its inputs, re-run in backward
     ops/           every op, one small Gate class each
     inspect.py     the tape as records and a printed table; module_scopes
     methods.py     Variable's and Context's methods that run the files above
@@ -73,6 +75,8 @@ from minigrad.variable import Variable, tensor
 from minigrad.anomaly import detect_anomaly
 from minigrad.gate import Gate
 from minigrad.backprop import backprop
+from minigrad.memory import SavedBytesMeter, peak_saved_bytes, saved_bytes
+from minigrad.recompute import Recompute, recompute
 from minigrad import ops as _ops
 from minigrad import methods as _methods  # noqa: F401  (attaches Variable's and Context's methods)
 from minigrad.gradcheck import GradcheckReport, gradcheck, gradcheck_gate, gradcheck_node
@@ -132,6 +136,11 @@ __all__ = [
     "detect_anomaly",
     "Gate",
     "backprop",
+    "SavedBytesMeter",
+    "peak_saved_bytes",
+    "saved_bytes",
+    "Recompute",
+    "recompute",
     *_OP_NAMES,
     "GradcheckReport",
     "gradcheck",

@@ -7,10 +7,14 @@ private fields. ``mg.module_scopes(model)`` notes, while a model runs, which of
 its sub-modules recorded each node (the widgets draw one cluster per module).
 
     Context: 3 nodes
-      #  op      inputs        output   saved
-      0  Mul     a, b          ()       a (), b ()
-      1  Add     #0, c         ()       -
-      2  Tanh    #1            ()       out ()
+      #  op    inputs  output  bytes  saved
+      0  Mul   a, b    ()        8 B  a (), b ()
+      1  Add   #0, c   ()        0 B  -
+      2  Tanh  #1      ()        4 B  out ()
+      saved in all: 12 B (a tensor several nodes saved counts once)
+
+"bytes" is what the node's gate saved for its backward, and the last line
+what the whole tape holds (``minigrad/memory.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from minigrad.errors import format_shape
+from minigrad.memory import format_bytes, node_saved_bytes, saved_bytes
 from minigrad.tape import default_context
 from minigrad.variable import Variable
 
@@ -106,6 +111,7 @@ def node_record(node) -> dict:
 
     ``saved`` maps the gate's names of its saved tensors to their shapes;
     ``saved_as`` maps the same names to the learner's (see :func:`saved_names`).
+    ``saved_bytes`` is what they hold, in bytes (each storage once).
     """
     gate = node.gate
     outputs = node.payload.outputs()
@@ -124,23 +130,38 @@ def node_record(node) -> dict:
         "output_names": [v.name if v is not None else None for v in outputs],
         "saved": saved,
         "saved_as": saved_names(node, inputs),
+        "saved_bytes": node_saved_bytes(node),
         "formula": formula(gate) if gate is not None else "",
     }
 
 
+# A row lists at most this many inputs or saved tensors (a checkpointed segment has dozens).
+LISTED = 6
+
+
+def listed(items: list[str]) -> str:
+    """``a, b, c`` or, for a long list, its first few and how many more."""
+    if len(items) <= LISTED + 1:
+        return ", ".join(items)
+    return ", ".join(items[:LISTED]) + f", ... {len(items) - LISTED} more"
+
+
 def format_table(records: list[dict]) -> str:
     """Records as an aligned text table."""
-    rows = [("#", "op", "inputs", "output", "saved")]
+    rows = [("#", "op", "inputs", "output", "bytes", "saved")]
     for r in records:
-        inputs = ", ".join(i["label"] for i in r["inputs"])
-        outputs = ", ".join(format_shape(s) for s in r["output_shapes"])
-        saved = ", ".join(f"{k} {format_shape(v)}" for k, v in r["saved"].items()) or "-"
-        rows.append((str(r["index"]), r["op"], inputs, outputs, saved))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        inputs = listed([i["label"] for i in r["inputs"]])
+        outputs = listed([format_shape(s) for s in r["output_shapes"]])
+        saved = listed([f"{k} {format_shape(v)}" for k, v in r["saved"].items()]) or "-"
+        size = format_bytes(r["saved_bytes"]) if "saved_bytes" in r else "-"
+        rows.append((str(r["index"]), r["op"], inputs, outputs, size, saved))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = []
     for row in rows:
-        cells = [row[i].rjust(widths[i]) if i == 0 else row[i].ljust(widths[i]) for i in range(4)]
-        lines.append("  " + "  ".join(cells) + "  " + row[4])
+        # numbers (the index, the bytes) line up on the right
+        cells = [cell.rjust(w) if i in (0, 4) else cell.ljust(w) for i, (cell, w) in
+                 enumerate(zip(row, widths))]  # fmt: skip
+        lines.append("  " + "  ".join(cells) + "  " + row[5])
     if any(i["kind"] == "constant" for r in records for i in r["inputs"]):
         lines.append("  (inputs: #k is node k's output; - is an input that needs no gradient)")
     return "\n".join(lines)
@@ -159,7 +180,13 @@ def context_table(context) -> str:
     title = f"Context {context.name!r}" if context.name else "Context"
     state = "" if context.is_recording() else ", not recording"
     header = f"{title}: {len(context.nodes)} nodes{state}"
-    return header + ("\n" + format_table(records(context)) if context.nodes else "")
+    if not context.nodes:
+        return header
+    total = (
+        f"  saved in all: {format_bytes(saved_bytes(context))} "
+        "(a tensor several nodes saved counts once)"
+    )
+    return f"{header}\n{format_table(records(context))}\n{total}"
 
 
 class ModuleScopes:

@@ -23,6 +23,7 @@ import html
 
 import graphviz
 
+from minigrad.memory import format_bytes
 from widgets.records import tape_graph
 from widgets.render import GraphvizMissing, missing_html, render_svg
 
@@ -182,7 +183,7 @@ def build_graph(
         if show_saved and record["saved"]:
             named = record.get("saved_as", {})
             saved = ", ".join(f"{named.get(k, k)} {tuple(v)}" for k, v in record["saved"].items())
-            label += f"\nsaved: {saved}"
+            label += f"\nsaved: {saved} ({format_bytes(record['saved_bytes'])})"
         if collapse_modules and module is not None:
             collapsed.setdefault(module, []).append(record["op"])
         else:

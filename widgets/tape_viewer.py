@@ -30,6 +30,7 @@ import traitlets
 import minigrad as mg
 from minigrad.errors import format_shape
 from minigrad.inspect import node_record
+from minigrad.memory import format_bytes
 from minigrad.trace import trace
 from widgets.records import tape_graph, tape_of
 from widgets.render import GraphvizMissing, missing_html
@@ -336,13 +337,16 @@ class TapeViewer(StaticForm, ipw.VBox):
             inputs = ", ".join(i["label"] for i in r["inputs"])
             out = ", ".join(format_shape(s) for s in r["output_shapes"])
             saved = ", ".join(r["saved_as"].get(k, k) for k in r["saved"]) or "-"
+            size = format_bytes(r["saved_bytes"])
             mark = ' class="mg-current" style="background:#ffe066"' if r["index"] == current else ""
             rows.append(
                 f"<tr{mark}><td>{r['index']}</td><td>{html.escape(r['op'])}</td>"
-                f"<td>{html.escape(inputs)}</td><td>{out}</td><td>{html.escape(saved)}</td></tr>"
+                f"<td>{html.escape(inputs)}</td><td>{out}</td><td>{html.escape(saved)}</td>"
+                f"<td>{size}</td></tr>"
             )
         more = f"<caption>the tape: rows {lo}-{hi - 1} of {len(self.records)}</caption>"
-        head = "<tr><th>#</th><th>op</th><th>inputs</th><th>output</th><th>saved</th></tr>"
+        head = "".join(f"<th>{h}</th>" for h in ("#", "op", "inputs", "output", "saved", "bytes"))
+        head = f"<tr>{head}</tr>"
         cells = "<style>.mg-table td, .mg-table th {padding: 1px 6px; text-align: left}</style>"
         return (
             f'{cells}<table class="mg-table" style="font-size:12px;border-collapse:collapse">'
@@ -366,7 +370,8 @@ class TapeViewer(StaticForm, ipw.VBox):
         saved = ", ".join(
             f"{r['saved_as'].get(k, k)} {format_shape(v)}" for k, v in r["saved"].items()
         )
-        lines.append(f"saved for backward: {html.escape(saved or '-')}")
+        size = format_bytes(r["saved_bytes"])
+        lines.append(f"saved for backward: {html.escape(saved or '-')} ({size})")
         if step["phase"] == "forward":
             for s, value in enumerate(step["values"]):
                 text = "(freed: use Context(keep_outputs=True))" if value is None else _long(value)

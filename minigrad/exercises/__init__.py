@@ -16,7 +16,7 @@ the answer; the last hint tier says how to load the solution
 Reading order: ``diagnoses`` (kinds of mistakes) -> ``compare`` (what is
 wrong, where) -> ``registry`` (exercises and hints) -> ``outcomes`` (progress) ->
 ``checking`` (running a check) -> ``chain`` (a chain of gradients, checked in
-backward order) -> ``lesson01`` ... ``lesson18``.
+backward order) -> ``lesson01`` ... ``lesson20``.
 
 How to add an exercise
 ======================
@@ -156,6 +156,16 @@ from minigrad.exercises.lesson17 import (
 # Lesson 18: attention and a small transformer.
 from minigrad.exercises.lesson18 import check_attention_backward, check_softmax_backward
 
+# Lessons 19 and 20: memory and precision.
+from minigrad.exercises.lesson19 import (
+    chain_loss,
+    chain_params,
+    check_checkpoint_chain,
+    check_tape_bytes,
+    tanh_layers,
+)
+from minigrad.exercises.lesson20 import check_master_step, check_scale_update, check_spacing
+
 __all__ = [
     "Check",
     "CheckResult",
@@ -236,4 +246,13 @@ __all__ = [
     # lesson 18
     "check_attention_backward",
     "check_softmax_backward",
+    # lessons 19 and 20
+    "chain_loss",
+    "chain_params",
+    "check_checkpoint_chain",
+    "check_tape_bytes",
+    "tanh_layers",
+    "check_master_step",
+    "check_scale_update",
+    "check_spacing",
 ]

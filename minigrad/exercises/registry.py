@@ -34,6 +34,8 @@ LESSONS = {
     16: "16_convolution_backward",
     17: "17_rnn_bptt",
     18: "18_attention_transformer",
+    19: "19_memory",
+    20: "20_precision",
 }
 
 

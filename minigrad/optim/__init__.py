@@ -6,6 +6,7 @@ Read in this order:
     saved_state.py           the checks a saved optimiser state passes before it loads
     sgd.py                   sgd_update (the rule) and SGD (the state)
     adam.py                  adam_update, Adam and AdamW
+    grad_scaler.py           GradScaler: dynamic loss scaling for float16 gradients
     schedule.py              Schedule: a pure lr(epoch, base_lr) and curve(epochs, base_lr)
     scheduler.py             Scheduler: a schedule bound to an optimiser, stepped per epoch
     step_lr.py, linear_lr.py, cosine_annealing_lr.py   each schedule and its scheduler
@@ -20,6 +21,7 @@ from minigrad.errors import HyperParameterError
 from minigrad.optim.optimizer import Optimizer
 from minigrad.optim.sgd import SGD, sgd_update
 from minigrad.optim.adam import Adam, AdamW, adam_update
+from minigrad.optim.grad_scaler import GradScaler, next_scale
 from minigrad.optim.schedule import Schedule
 from minigrad.optim.scheduler import Scheduler
 from minigrad.optim.step_lr import StepLR, StepSchedule
@@ -35,6 +37,8 @@ __all__ = [
     "Adam",
     "AdamW",
     "adam_update",
+    "GradScaler",
+    "next_scale",
     "Schedule",
     "Scheduler",
     "StepSchedule",

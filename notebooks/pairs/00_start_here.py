@@ -40,6 +40,8 @@
 # | 16 | [convolution backward](16_convolution_backward.ipynb) | conv as unfold plus matmul, its backward, max-pool with ties |
 # | 17 | [recurrent networks and backprop through time](17_rnn_bptt.ipynb) | an RNN step, full and truncated BPTT |
 # | 18 | [attention and a small transformer](18_attention_transformer.ipynb) | softmax's backward, attention's dQ, dK, dV; train a character-level transformer on Shakespeare |
+# | 19 | [memory](19_memory.ipynb) | the bytes a tape saves, checkpointing a chain in segments, about √n of them |
+# | 20 | [precision](20_precision.ipynb) | the gaps of float16 and bfloat16, dynamic loss scaling, float32 master weights |
 #
 # ## How the exercises work
 #

@@ -354,4 +354,4 @@ print(sample(model, "MACBETH.\n", 400))
 #   module at a time.
 
 # %% [markdown]
-# **That is the course so far.** See which exercises you passed on [Start here](00_start_here.ipynb) · **Previous:** [Lesson 17: recurrent networks and backprop through time](17_rnn_bptt.ipynb)
+# **Next:** [Lesson 19: memory](19_memory.ipynb) · **Previous:** [Lesson 17: recurrent networks and backprop through time](17_rnn_bptt.ipynb) · [Start here](00_start_here.ipynb)
