@@ -95,6 +95,10 @@ class LiveView(Callback):
         self.budget = RedrawBudget(self.redraw, interval=interval, every=every)
         history.watch(self.budget.changed)
 
+    def flush(self) -> None:
+        """Draw what is pending now (a script's last step; a notebook cell's end does it)."""
+        self.budget.flush()
+
     def on_train_begin(self, trainer) -> None:
         self.history.on_train_begin(trainer)
 

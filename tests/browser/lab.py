@@ -33,6 +33,9 @@ def browser_page(errors: list, height: int = 2400):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": height})
+        # Playwright's 30 s default is short on a loaded 2-core machine (a kernel start, a
+        # lesson run); a wait that times out still fails, only later.
+        page.set_default_timeout(90_000)
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:
