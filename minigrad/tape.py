@@ -112,18 +112,41 @@ class Node:
     ``inputs`` is ``None``, except on a ``keep_outputs`` tape: there it holds
     what the op was called with, so that a viewer can also show the inputs
     that need no gradient (the data ``x``, a constant ``2.0``).
+
+    ``tensor_ids`` remembers, by ``id``, which tensors the gate was called on
+    and which it returned: ``(input ids, output ids)``. Holding the ids keeps
+    no tensor alive, yet tells which of the tensors a gate saved *are* its
+    inputs or its outputs, which a backward recorded with ``create_graph``
+    needs (see ``minigrad/higher_order.py``). ``backward_of`` is ``None`` for
+    an op of the program itself, and for an op recorded while a backward ran
+    with ``create_graph=True`` the index of the node whose backward it is part
+    of: the tape then holds a second program, the backward of the first.
     """
 
-    __slots__ = ("gate", "parents", "payload", "index", "released", "inputs", "__weakref__")
+    __slots__ = (
+        "gate",
+        "parents",
+        "payload",
+        "index",
+        "released",
+        "inputs",
+        "tensor_ids",
+        "backward_of",
+        "__weakref__",
+    )
     is_leaf = False
 
-    def __init__(self, gate, parents: tuple, payload: Payload, index: int, inputs=None):
+    def __init__(
+        self, gate, parents: tuple, payload: Payload, index: int, inputs=None, tensor_ids=None
+    ):
         self.gate = gate
         self.parents = parents
         self.payload = payload
         self.index = index
         self.released = False
         self.inputs = inputs
+        self.tensor_ids = tensor_ids
+        self.backward_of = None
 
     @property
     def op(self) -> str:
@@ -238,12 +261,16 @@ class Context:
     # Arraymancer's name for the same block.
     no_grad_mode = no_grad
 
-    def record(self, gate, parents: tuple, outputs: tuple, inputs: tuple = ()) -> Node:
+    def record(
+        self, gate, parents: tuple, outputs: tuple, inputs: tuple = (), tensor_ids=None
+    ) -> Node:
         """Append a node for ``gate`` (called by Gate.__call__ with what it was called on)."""
         keep = self.keep_outputs
         nodes = self.nodes
         index = len(nodes)
-        node = Node(gate, parents, Payload(outputs, keep), index, inputs if keep else None)
+        node = Node(
+            gate, parents, Payload(outputs, keep), index, inputs if keep else None, tensor_ids
+        )
         nodes.append(node)
         if index == self.growth_warning_at:
             self._warn_growth()
@@ -267,10 +294,20 @@ class Context:
 
     def clear(self) -> None:
         """Empty the tape, releasing every node and what it saved."""
-        for node in self.nodes:
+        self.rewind(0)
+
+    def rewind(self, length: int) -> None:
+        """Release and remove every node recorded after the first ``length``.
+
+        How a function that records a scratch computation (``mg.jvp``,
+        ``mg.hvp``, a failed ``create_graph`` backward) leaves the tape as it
+        found it: the nodes before ``length`` are not touched.
+        """
+        nodes = self.nodes
+        for node in nodes[length:]:
             if not node.released:
                 node.release()
-        self.nodes.clear()
+        del nodes[length:]
 
     # -- the current context ------------------------------------------------
     def __enter__(self) -> Context:

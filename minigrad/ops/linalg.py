@@ -7,7 +7,10 @@ For Y = A @ B with dL/dY = G, the shapes decide the formulas:
     dL/dB = A^T @ G   (k, n) @ (n, m) -> (k, m)
 
 Batch dimensions are broadcast like any element-wise op, so their gradients
-are summed back to each input's shape.
+are summed back to each input's shape. The formulas use ``@``, ``.transpose``
+and ``.reshape`` only, which Variables have too: with ``create_graph=True``
+they are recorded as they run. A product is linear in each factor, so its
+``jvp`` is dA @ B + A @ dB.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 from minigrad.errors import DTypeError, ShapeError, format_shape, message
 from minigrad.gate import Gate
 from minigrad.ops.broadcast import sum_to_shape
+from minigrad.ops.tangents import total
 
 
 class MatMul(Gate):
@@ -48,6 +52,12 @@ class MatMul(Gate):
         if need_b:
             grad_b = sum_to_shape(a2.transpose(-1, -2) @ g, b2.shape).reshape(b.shape)
         return grad_a, grad_b
+
+    def jvp(self, ta, tb):
+        return total(
+            None if ta is None else torch.matmul(ta, self.b),
+            None if tb is None else torch.matmul(self.a, tb),
+        )
 
     def explain(self, tensors, error):
         a, b = tensors
@@ -111,6 +121,14 @@ class Linear(Gate):
         if need_b:
             grad_b = g2.sum(0)
         return (grad_x, grad_w, grad_b) if len(self.needs_input_grad) > 2 else (grad_x, grad_w)
+
+    def jvp(self, tx, tw, tb=None):
+        linear = torch.nn.functional.linear
+        return total(
+            None if tx is None else linear(tx, self.weight),
+            None if tw is None else linear(self.x, tw),
+            tb,
+        )
 
     def explain(self, tensors, error):
         x, weight = tensors[0], tensors[1]
