@@ -93,18 +93,15 @@ def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Itera
     walk is over, ``pending`` holds the total of each leaf it reached:
     :func:`leaf_gradients` is the walk's last step.
     """
-    roots, seeds = (root, seed) if isinstance(root, (list, tuple)) else ((root,), (seed,))
-    start = -1
-    for one, given in zip(roots, seeds):
-        source = leaf_edge(one)[0] if one.node is None else one.node
-        arriving = pending.get(source)
-        if arriving is None:
-            arriving = pending[source] = [None] * len(source.payload.shapes)
-        slot = one.output_index
-        arriving[slot] = given if arriving[slot] is None else arriving[slot] + given
-        if one.node is not None and one.node.index > start:
-            start = one.node.index
-    context = roots[0].context
+    if root.__class__ is Variable:  # one root, the usual case
+        source = leaf_edge(root)[0] if root.node is None else root.node
+        arriving = [None] * len(source.payload.shapes)
+        arriving[root.output_index] = seed
+        pending[source] = arriving
+        start = -1 if root.node is None else root.node.index
+        context = root.context
+    else:
+        source, start, context = _seed_all(root, seed, pending)
     tape = context.nodes
     kinds = (torch.Tensor, Variable) if create_graph else torch.Tensor  # what a gradient may be
     node = source
@@ -167,6 +164,21 @@ def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Itera
                 f"(minigrad: raised in the reverse walk, at node {node.index}: {node.op})"
             )
         raise
+
+
+def _seed_all(roots, seeds, pending: dict) -> tuple:
+    """Several roots: each seed summed into its root's slot; the walk starts at the last."""
+    start, source = -1, None
+    for one, given in zip(roots, seeds):
+        source = leaf_edge(one)[0] if one.node is None else one.node
+        arriving = pending.get(source)
+        if arriving is None:
+            arriving = pending[source] = [None] * len(source.payload.shapes)
+        slot = one.output_index
+        arriving[slot] = given if arriving[slot] is None else arriving[slot] + given
+        if one.node is not None and one.node.index > start:
+            start = one.node.index
+    return source, start, roots[0].context
 
 
 def leaf_gradients(pending: dict) -> list:
@@ -242,6 +254,8 @@ class Walk:
     * a failure gets a note saying that no ``.grad`` changed.
     """
 
+    __slots__ = ("context", "create_graph", "release", "length", "recording")
+
     def __init__(self, context, retain_graph, create_graph: bool):
         if retain_graph is None:
             retain_graph = create_graph
@@ -257,8 +271,8 @@ class Walk:
         self.release = not retain_graph
 
     def __enter__(self) -> Walk:
-        self.length = len(self.context.nodes)
         if self.create_graph:
+            self.length = len(self.context.nodes)
             self.recording = enable_grad()
             self.recording.__enter__()
         return self

@@ -122,6 +122,7 @@ class Gate:
         needs = []
         context = None
         first_dtype = None  # of the first floating input: the others must match it
+        constants = None  # ids of the tensor inputs that need no gradient (create_graph asks)
         for x in inputs:
             if isinstance(x, Variable):
                 if context is None:
@@ -141,6 +142,7 @@ class Gate:
                 else:
                     parents.append(None)
                     needs.append(False)
+                    constants = [id(value)] if constants is None else constants + [id(value)]
             else:
                 value = _constant(x, tensors)
                 parents.append(None)
@@ -148,6 +150,7 @@ class Gate:
                 if not isinstance(value, torch.Tensor):  # a number or None: no dtype to check
                     tensors.append(value)
                     continue
+                constants = [id(value)] if constants is None else constants + [id(value)]
             dtype = value.dtype
             if dtype.is_floating_point:
                 if first_dtype is None:
@@ -175,16 +178,16 @@ class Gate:
             result = _wrap(out, recording, context)
             outputs = (result,)
             if recording:
-                ids = (tuple(map(id, tensors)), (id(out),))
-                result.node = context.record(self, tuple(parents), outputs, inputs, ids)
+                ids = (id(out),)
+                result.node = context.record(self, tuple(parents), outputs, inputs, ids, constants)
         else:  # several outputs (split, chunk): a tuple of Variables
             if not isinstance(out, (tuple, list)):
                 out = (out,)  # not a tensor either: _wrap says so
             outputs = tuple([_wrap(value, recording, context) for value in out])
             result = outputs
             if recording:
-                ids = (tuple(map(id, tensors)), tuple(map(id, out)))
-                node = context.record(self, tuple(parents), outputs, inputs, ids)
+                ids = tuple(map(id, out))
+                node = context.record(self, tuple(parents), outputs, inputs, ids, constants)
                 for i, v in enumerate(outputs):
                     v.node = node
                     v.output_index = i

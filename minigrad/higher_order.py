@@ -14,7 +14,10 @@ depend on the inputs as the true one does, each saved tensor that *is* an
 input or an output goes into the formula as a Variable that stands for it: a
 *stand-in*, with that tensor as its value and an edge to where the input came
 from (or to the node's own output). Which saved tensors are inputs or
-outputs, the node remembers by ``id`` (``node.tensor_ids``).
+outputs, the tape remembers by ``id``: each node the ids of the tensors it
+returned (``node.output_ids``), so an input's id is that of the output, or
+leaf value, its edge comes from; and the ids of its inputs that need no
+gradient (``node.constant_ids``).
 
 Some saved tensors need no stand-in: those of an input that needs no
 gradient, those that are not floating point (masks, indices), and those a
@@ -78,7 +81,9 @@ def with_stand_ins(node, context) -> Gate:
     gate = node.gate
     copy = object.__new__(type(gate))
     copy.__dict__.update(gate.__dict__)
-    input_ids, output_ids = node.tensor_ids
+    output_ids = node.output_ids
+    input_ids = [None if p is None else p[0].output_ids[p[1]] for p in node.parents]
+    constant_ids = node.constant_ids or ()
     constants = gate.constants
     for name, value in gate.__dict__.items():
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
@@ -87,9 +92,9 @@ def with_stand_ins(node, context) -> Gate:
             continue
         key = id(value)
         if key in input_ids:
-            parent = node.parents[input_ids.index(key)]
-            if parent is not None:  # an input that needs no gradient stays a constant
-                setattr(copy, name, stand_in(value, parent, context))
+            setattr(copy, name, stand_in(value, node.parents[input_ids.index(key)], context))
+        elif key in constant_ids:  # an input that needs no gradient: a constant
+            continue
         elif key in output_ids:
             setattr(copy, name, stand_in(value, (node, output_ids.index(key)), context))
         else:

@@ -113,11 +113,13 @@ class Node:
     what the op was called with, so that a viewer can also show the inputs
     that need no gradient (the data ``x``, a constant ``2.0``).
 
-    ``tensor_ids`` remembers, by ``id``, which tensors the gate was called on
-    and which it returned: ``(input ids, output ids)``. Holding the ids keeps
-    no tensor alive, yet tells which of the tensors a gate saved *are* its
-    inputs or its outputs, which a backward recorded with ``create_graph``
-    needs (see ``minigrad/higher_order.py``). ``backward_of`` is ``None`` for
+    ``output_ids`` remembers, by ``id``, the tensors the gate returned, and
+    ``constant_ids`` those of its tensor inputs that need no gradient (or
+    ``None``). Ids keep no tensor alive, yet tell which of the tensors a gate
+    saved *are* its outputs, its constants, or the outputs of the nodes its
+    inputs came from, which a backward recorded with ``create_graph`` needs
+    (``minigrad/higher_order.py``).
+    ``backward_of`` is ``None`` for
     an op of the program itself, and for an op recorded while a backward ran
     with ``create_graph=True`` the index of the node whose backward it is part
     of: the tape then holds a second program, the backward of the first.
@@ -130,14 +132,22 @@ class Node:
         "index",
         "released",
         "inputs",
-        "tensor_ids",
+        "output_ids",
+        "constant_ids",
         "backward_of",
         "__weakref__",
     )
     is_leaf = False
 
     def __init__(
-        self, gate, parents: tuple, payload: Payload, index: int, inputs=None, tensor_ids=None
+        self,
+        gate,
+        parents: tuple,
+        payload: Payload,
+        index: int,
+        inputs=None,
+        output_ids=(),
+        constant_ids=None,
     ):
         self.gate = gate
         self.parents = parents
@@ -145,7 +155,8 @@ class Node:
         self.index = index
         self.released = False
         self.inputs = inputs
-        self.tensor_ids = tensor_ids
+        self.output_ids = output_ids
+        self.constant_ids = constant_ids
         self.backward_of = None
 
     @property
@@ -182,7 +193,7 @@ class Leaf:
     (a ``keep_outputs`` tape keeps them through ``node.inputs``).
     """
 
-    __slots__ = ("payload", "ref")
+    __slots__ = ("payload", "ref", "value_id")
     is_leaf = True
     index = None  # not on the tape
     op = "Leaf"
@@ -190,6 +201,13 @@ class Leaf:
     def __init__(self, variable):
         self.payload = Payload((variable,), keep=False)
         self.ref = self.payload._held[0]  # the payload's weak reference, at hand
+        self.value_id = id(variable.value)  # as a node's output_ids, for a leaf the learner dropped
+
+    @property
+    def output_ids(self) -> tuple:
+        """``(id of the leaf's value,)``: the tensor an op that uses the leaf receives."""
+        variable = self.ref()
+        return (self.value_id if variable is None else id(variable.value),)
 
     @property
     def variable(self):
@@ -262,14 +280,26 @@ class Context:
     no_grad_mode = no_grad
 
     def record(
-        self, gate, parents: tuple, outputs: tuple, inputs: tuple = (), tensor_ids=None
+        self,
+        gate,
+        parents: tuple,
+        outputs: tuple,
+        inputs: tuple = (),
+        output_ids=(),
+        constant_ids=None,
     ) -> Node:
         """Append a node for ``gate`` (called by Gate.__call__ with what it was called on)."""
         keep = self.keep_outputs
         nodes = self.nodes
         index = len(nodes)
         node = Node(
-            gate, parents, Payload(outputs, keep), index, inputs if keep else None, tensor_ids
+            gate,
+            parents,
+            Payload(outputs, keep),
+            index,
+            inputs if keep else None,
+            output_ids,
+            constant_ids,
         )
         nodes.append(node)
         if index == self.growth_warning_at:
@@ -294,7 +324,10 @@ class Context:
 
     def clear(self) -> None:
         """Empty the tape, releasing every node and what it saved."""
-        self.rewind(0)
+        for node in self.nodes:
+            if not node.released:
+                node.release()
+        self.nodes.clear()
 
     def rewind(self, length: int) -> None:
         """Release and remove every node recorded after the first ``length``.
