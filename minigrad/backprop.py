@@ -56,8 +56,9 @@ from minigrad.errors import (
     format_shape,
 )
 from minigrad.gate import _wrap
-from minigrad.grad_mode import enable_grad
-from minigrad.higher_order import recorded_backward
+from minigrad.grad_mode import _switch as switch_grad_mode
+from minigrad.grad_mode import state as grad_mode
+from minigrad.higher_order import record_backward
 from minigrad.tape import leaf_edge
 from minigrad.variable import Variable
 from minigrad.walk_checks import (
@@ -124,7 +125,7 @@ def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Itera
                 grad_output = _fill_zeros(grads, node.payload.shapes)
             if create_graph:
                 first_recorded = len(tape)
-                grad_inputs = recorded_backward(node, grad_output, context)
+                grad_inputs = record_backward(node, grad_output, context)
             else:
                 grad_inputs = node.gate.backward(grad_output)
             parents = node.parents
@@ -273,13 +274,13 @@ class Walk:
     def __enter__(self) -> Walk:
         if self.create_graph:
             self.length = len(self.context.nodes)
-            self.recording = enable_grad()
-            self.recording.__enter__()
+            self.recording = grad_mode.grad_enabled  # what to put back (enable_grad, inlined)
+            switch_grad_mode(True, grad_mode.paused)
         return self
 
     def __exit__(self, kind, error, traceback) -> bool:
         if self.create_graph:
-            self.recording.__exit__(kind, error, traceback)
+            switch_grad_mode(self.recording, grad_mode.paused)
         if error is not None:
             if self.create_graph:
                 self.context.rewind(self.length)  # the failed walk's recorded nodes

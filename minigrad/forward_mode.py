@@ -204,23 +204,22 @@ def hvp(fn, primals, tangents):
     """``(fn(*primals), H t)`` for a function with one number out, by double backward.
 
     H is the Hessian (second derivatives) at ``primals``: one backward with
-    ``create_graph=True`` records the gradient g(x); a second one gives the
-    gradient of <g(x), t>, which is H t. As torch.autograd.functional.hvp
-    (with ``primals`` and ``tangents`` as in jvp); one H t per primal.
+    ``create_graph=True`` records the gradient g(x); a second one, from g
+    with t as its gradient, gives the gradient of <g(x), t>, which is H t.
+    As torch.autograd.functional.hvp (with ``primals`` and ``tangents`` as
+    in jvp); one H t per primal.
     """
     primals, tangents = _primals_and_tangents("hvp", primals, tangents)
     with _on_the_tape(primals) as (leaves, _):
         out = _scalar("hvp", fn(*leaves))
         firsts = _first_gradients(out, leaves)
-        dot = None
-        for g, t, x in zip(firsts, tangents, leaves):
-            if g.requires_grad:
-                term = (g * _like(t, x)).sum()
-                dot = term if dot is None else dot + term
-        if dot is None:  # the gradient does not move: fn is linear
+        # H t is the gradient of <g, t>: g walked back with t as its grad_outputs
+        moving = [(g, _like(t, x)) for g, t, x in zip(firsts, tangents, leaves) if g.requires_grad]
+        if not moving:  # the gradient does not move: fn is linear
             products = tuple(torch.zeros_like(x.value) for x in leaves)
         else:
-            products = grad(dot, leaves, retain_graph=True, allow_unused=True,
+            gs, ts = zip(*moving)
+            products = grad(list(gs), leaves, list(ts), retain_graph=True, allow_unused=True,
                             materialize_grads=True)  # fmt: skip
     return out.value, products if len(products) > 1 else products[0]
 

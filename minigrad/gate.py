@@ -34,8 +34,9 @@ Higher-order gradients and forward mode need a little more of some gates
   (``x.exp()``, ``x.sum(1, keepdim=True)``, ``g.where(mask, 0.0)``) and the
   saved inputs and outputs (``self.x = x``), which the engine hands to it as
   Variables. A gate with a faster ``backward`` keeps that readable formula as
-  ``reference_backward``, which is the one recorded. ``constants`` names
-  saved floating-point tensors that do not depend on the inputs (a mask).
+  ``reference_backward``, which is the one recorded; a fused gate may record
+  its backward as one node instead (``recorded_backward``). ``constants``
+  names saved floating-point tensors that do not depend on the inputs.
 * ``piecewise_linear = True`` says the Jacobian does not change with the
   inputs (sum, reshape, indexing, pooling are linear; relu and max are
   linear piece by piece). Such a backward is recorded as one node, and the

@@ -31,7 +31,10 @@ A gate's backward is recorded in one of two ways:
 
 * its formula (``reference_backward`` where a gate keeps a faster
   ``backward`` beside it, else ``backward``) runs on the stand-ins and the
-  Variable gradients, and every op it runs becomes a node;
+  Variable gradients, and every op it runs becomes a node. A fused gate
+  (linear, cross_entropy) has ``recorded_backward`` instead: its backward
+  as one node of its own, whose backward is the second derivative written
+  out, as the fused forward is one node where its formula would make several;
 * a gate that says ``piecewise_linear`` (its Jacobian J does not change with
   its inputs: sum, reshape, indexing, pooling, relu, max) is recorded as
   *one* node, :class:`BackwardOf`. Its forward is the gate's own backward,
@@ -50,7 +53,7 @@ from minigrad.gate import Gate, _wrap
 from minigrad.variable import Variable
 
 
-def recorded_backward(node, grad_output, context):
+def record_backward(node, grad_output, context):
     """Run ``node``'s backward so that every op of it is recorded on ``context``.
 
     ``grad_output`` is a Variable (a tuple of them for several outputs);
@@ -60,7 +63,11 @@ def recorded_backward(node, grad_output, context):
     if gate.piecewise_linear:
         return _transposed(node, grad_output)
     formula_gate = with_stand_ins(node, context)
-    formula = getattr(formula_gate, "reference_backward", None) or formula_gate.backward
+    formula = (
+        getattr(formula_gate, "recorded_backward", None)
+        or getattr(formula_gate, "reference_backward", None)
+        or formula_gate.backward
+    )
     try:
         return formula(grad_output)
     except (TypeError, AttributeError) as error:  # (ArgumentTypeError and DTypeError too)

@@ -2,9 +2,9 @@
 
 Read in this order: arguments (the checks every op shares), arithmetic,
 elementwise, casts, reductions, activations, shape, pieces, linalg, conv,
-pooling, normalization, dropout, embedding, class_rows, losses,
-elementwise_losses; then masking, gather and attention (the pieces of a
-transformer).
+pooling, normalization, dropout, embedding, class_rows, soft_cross_entropy,
+cross_entropy_backward, losses, elementwise_losses; then masking, gather and
+attention (the pieces of a transformer).
 Each file pairs its Gate classes with the plain functions (``mg.add``,
 ``mg.relu`` ...) that run them; the functions take torch's arguments, in
 torch's order.
@@ -58,7 +58,8 @@ from minigrad.ops.elementwise_losses import (
     mse_loss,
 )
 from minigrad.ops.linalg import Linear, MatMul, linear, matmul
-from minigrad.ops.losses import CrossEntropy, NLLLoss, SoftCrossEntropy, cross_entropy, nll_loss
+from minigrad.ops.losses import CrossEntropy, NLLLoss, cross_entropy, nll_loss
+from minigrad.ops.soft_cross_entropy import SoftCrossEntropy
 from minigrad.ops.normalization import BatchNorm, LayerNorm, batch_norm, layer_norm
 from minigrad.ops.pooling import AvgPool2d, MaxPool2d, avg_pool2d, max_pool2d
 from minigrad.ops.reductions import (

@@ -29,10 +29,9 @@ from __future__ import annotations
 
 import torch
 
-from minigrad.gate import Gate
+from minigrad.gate import Gate, apply_gate
 from minigrad.ops.arguments import check_reduction, constant
 from minigrad.ops.class_rows import (
-    batch_shape,
     check_weight,
     class_targets,
     classes_of,
@@ -44,7 +43,8 @@ from minigrad.ops.class_rows import (
     rows_of,
     unrows,
 )
-from minigrad.ops.tangents import total
+from minigrad.ops.cross_entropy_backward import CrossEntropyBackward
+from minigrad.ops.soft_cross_entropy import SoftCrossEntropy
 from minigrad.variable import Variable
 
 _REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}  # torch's numbering in its loss kernels
@@ -115,7 +115,10 @@ class CrossEntropy(Gate):
     both equal to the reference.
     """
 
-    constants = ("weight", "total")  # class weights, and the total weight of the targets
+    # Class weights and the total weight of the targets do not depend on the scores;
+    # log_probs does, but only the values of it are read under create_graph (by the
+    # recorded node's forward): its derivatives come from the logits (recorded_backward).
+    constants = ("weight", "total", "log_probs")
 
     def __init__(
         self,
@@ -188,6 +191,10 @@ class CrossEntropy(Gate):
         rows = self.log_probs.shape[0]
         return self.plain and rows >= 64 and self.log_probs.is_cpu
 
+    def every_row_counts(self) -> bool:
+        """No row is ignored: then with no weights each row's G is exactly one-hot."""
+        return bool((self.target != self.ignore_index).all())
+
     def _smoothing_grad(self, grad_output):
         """(eps / C) v_i w_c times each row's share of the output gradient."""
         classes = self.log_probs.shape[1]
@@ -206,6 +213,11 @@ class CrossEntropy(Gate):
         scale = per_row_scale(grad_output, self.reduction, self.total)
         grad = (softmax * g.sum(1, keepdim=True) - g) * scale
         return (unrows(grad.where(valid, 0.0), self.shape),)
+
+    def recorded_backward(self, grad_output):
+        """backward as one node, CrossEntropyBackward, whose own backward is written out
+        (what create_graph records: one node where the formula would make five)."""
+        return (apply_gate(CrossEntropyBackward(self), grad_output, self.logits),)
 
     def jvp(self, t):
         g, _ = self._targets(t.dtype)
@@ -233,66 +245,6 @@ class CrossEntropy(Gate):
 
     def explain(self, tensors, error):
         return explain_targets("cross_entropy", tensors[0], self.target, self.ignore_index, error)
-
-
-class SoftCrossEntropy(Gate):
-    """Cross-entropy against class probabilities t (same shape as the scores).
-
-    L_i = -sum_c w_c t'_ic z_ic, t' = t (1 - eps) + eps / C, z = log_softmax(x).
-    dL_i/dx_i = softmax(x_i) sum_c w_c t'_ic - w t'_i,   dL_i/dt_ic = -(1 - eps) w_c z_ic.
-    """
-
-    constants = ("weight",)
-
-    def __init__(self, weight=None, reduction: str = "mean", label_smoothing: float = 0.0):
-        self.weight, self.reduction, self.label_smoothing = weight, reduction, label_smoothing
-
-    def forward(self, logits, target):
-        self.shape = logits.shape
-        self.logits, self.target = logits, target
-        self.log_probs = torch.log_softmax(rows_of(logits), 1)
-        losses = -(self.log_probs * self._weighted()).sum(1)
-        self.rows = losses.shape[0]
-        return reduce_rows(losses, self.reduction, self.rows, batch_shape(self.shape))
-
-    def backward(self, grad_output):
-        return self._gradients(grad_output, self.log_probs)
-
-    def reference_backward(self, grad_output):
-        """backward with log_softmax computed again from the logits (create_graph records it)."""
-        return self._gradients(grad_output, rows_of(self.logits).log_softmax(1))
-
-    def jvp(self, tx, tt):
-        z, weighted = self.log_probs, self._weighted()
-        moved = None
-        if tx is not None:
-            rows = rows_of(tx)
-            dz = rows - (z.exp() * rows).sum(1, keepdim=True)  # log_softmax's jvp
-            moved = -(dz * weighted).sum(1)
-        if tt is not None:
-            w = 1 if self.weight is None else self.weight
-            moved = total(moved, -(z * rows_of(tt) * w).sum(1) * (1 - self.label_smoothing))
-        return reduce_rows(moved, self.reduction, self.rows, batch_shape(self.shape))
-
-    def _weighted(self):
-        """w_c t'_ic: the targets smoothed, t' = t (1 - eps) + eps / C, then weighted."""
-        eps, classes = self.label_smoothing, classes_of(self.shape)
-        target = rows_of(self.target)
-        smoothed = target * (1 - eps) + eps / classes if eps else target
-        return smoothed if self.weight is None else smoothed * self.weight
-
-    def _gradients(self, grad_output, log_probs) -> tuple:
-        need_x, need_t = self.needs_input_grad
-        scale = per_row_scale(grad_output, self.reduction, self.rows)
-        grad_x = grad_t = None
-        if need_x:
-            weighted = self._weighted()
-            grad_x = (log_probs.exp() * weighted.sum(1, keepdim=True) - weighted) * scale
-            grad_x = unrows(grad_x, self.shape)
-        if need_t:
-            z = log_probs if self.weight is None else log_probs * self.weight
-            grad_t = unrows(-(1 - self.label_smoothing) * z * scale, self.shape)
-        return grad_x, grad_t
 
 
 def cross_entropy(
