@@ -94,6 +94,14 @@ def grad(
 
 
 def _variables(what: str, given) -> list:
+    if isinstance(given, torch.Tensor):
+        # Iterating it would split a tensor into rows (or fail on a 0-d one): say what it is.
+        raise ArgumentTypeError(
+            f"grad: expected a Variable or a list of Variables as {what}, got a plain torch "
+            "tensor, which has no history on the tape to walk back\n"
+            "help: pass the Variable itself (not its .value); a gradient is a plain tensor "
+            "unless the grad that made it had create_graph=True"
+        )
     items = [given] if isinstance(given, Variable) else list(given)
     if not items:
         raise ArgumentTypeError(

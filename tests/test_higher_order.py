@@ -86,6 +86,16 @@ def test_grad_refuses_an_input_that_needs_no_gradient():
         mg.grad((x * data).sum(), [x, data])
 
 
+@pytest.mark.parametrize("shape", [(), (3,)], ids=["0-d", "vector"])
+def test_grad_of_a_plain_tensor_says_it_has_no_history(shape):
+    x = mg.tensor(_randn(3), requires_grad=True)
+    (g,) = mg.grad((x * x).sum(), x)  # without create_graph: a plain tensor
+    plain = g.sum() if shape == () else g
+    with pytest.raises(mg.ArgumentTypeError, match="plain torch tensor") as raised:
+        mg.grad(plain, x, grad_outputs=None if shape == () else torch.ones(3, dtype=F64))
+    assert "create_graph=True" in str(raised.value) and "help:" in str(raised.value)
+
+
 def test_create_graph_keeps_the_tape_and_refuses_retain_graph_false():
     ctx = mg.Context()
     x = ctx.variable(_randn(3), requires_grad=True)

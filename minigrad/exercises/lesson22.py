@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from minigrad.errors import TapeError
+from minigrad.errors import ArgumentTypeError, TapeError
 from minigrad.exercises.checking import Check, Mistake, draw, exercise
 
 
@@ -51,7 +51,10 @@ def _functions(generator):
 
 
 def _no_second_walk(error: Exception) -> str | None:
-    if isinstance(error, TapeError) and "does not require grad" in str(error):
+    nothing_recorded = (
+        isinstance(error, TapeError) and "does not require grad" in str(error)
+    ) or (isinstance(error, ArgumentTypeError) and "plain torch tensor" in str(error))
+    if nothing_recorded:
         return (
             "the second mg.grad found nothing recorded to walk back: the first gradient was "
             "computed as plain numbers; ask the first mg.grad to record its backward too"
@@ -67,9 +70,10 @@ def _no_second_walk(error: Exception) -> str | None:
         "H v is the gradient of a number: of <g(x), v>, the gradient g dotted with the fixed "
         "vector v. So take the gradient once in a way that is itself recorded on the tape, "
         "form that dot product, and take its gradient.",
-        "x = mg.tensor(x, requires_grad=True); the first mg.grad(f(x), x, ...) with "
-        "create_graph=True gives g as a Variable; (g * v).sum() is <g, v>; a second "
-        "mg.grad of it with respect to x is H v (the first element of the tuple it returns).",
+        "Make x a Variable that requires grad (mg.tensor); the first mg.grad of f(x) with "
+        "respect to it, with create_graph=True, gives g as a Variable; the sum of g * v is "
+        "<g, v>; a second mg.grad of that number with respect to x is H v (mg.grad returns "
+        "a tuple, one gradient per input).",
     ),
 )
 def check_hvp_by_hand(check: Check, hessian_vector_product) -> str:
