@@ -51,9 +51,9 @@ def _functions(generator):
 
 
 def _no_second_walk(error: Exception) -> str | None:
-    nothing_recorded = (
-        isinstance(error, TapeError) and "does not require grad" in str(error)
-    ) or (isinstance(error, ArgumentTypeError) and "plain torch tensor" in str(error))
+    nothing_recorded = (isinstance(error, TapeError) and "does not require grad" in str(error)) or (
+        isinstance(error, ArgumentTypeError) and "plain torch tensor" in str(error)
+    )
     if nothing_recorded:
         return (
             "the second mg.grad found nothing recorded to walk back: the first gradient was "

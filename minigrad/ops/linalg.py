@@ -27,6 +27,10 @@ class MatMul(Gate):
     """Y = A @ B, as torch.matmul (1-D, 2-D and batched inputs).
 
     dL/dA = G @ B^T,  dL/dB = A^T @ G (summed over broadcast batch dimensions).
+
+    :meth:`reference_backward` is that formula for every shape, written with
+    operations Variables share (``create_graph`` records it); ``backward``
+    takes torch's ``mm`` straight for two matrices, the usual case.
     """
 
     def forward(self, a, b):
@@ -38,6 +42,11 @@ class MatMul(Gate):
         a, b, g = self.a, self.b, grad_output
         if a.ndim == 2 and b.ndim == 2:  # two matrices, the usual case: nothing to sum back
             return (g.mm(b.t()) if need_a else None, a.t().mm(g) if need_b else None)
+        return self.reference_backward(grad_output)
+
+    def reference_backward(self, grad_output):
+        need_a, need_b = self.needs_input_grad
+        a, b, g = self.a, self.b, grad_output
         # A vector is a matrix with one row (a) or one column (b); the
         # output lost that dimension, so the gradient gets it back.
         a2 = a.unsqueeze(0) if a.ndim == 1 else a

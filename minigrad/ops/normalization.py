@@ -144,6 +144,7 @@ class BatchNorm(Gate):
     def reference_forward(self, x, weight=None, bias=None):
         shape = self.param_shape
         if self.training:
+            count = x.numel() // x.shape[1]
             var, mean = torch.var_mean(x, self.dims, correction=0)
         else:
             mean, var = self.running_mean, self.running_var
@@ -154,7 +155,7 @@ class BatchNorm(Gate):
         if self.training and self.running_mean is not None:
             m = self.momentum
             self.running_mean.mul_(1 - m).add_(mean, alpha=m)
-            self.running_var.mul_(1 - m).add_(var * (self.count / (self.count - 1)), alpha=m)
+            self.running_var.mul_(1 - m).add_(var * (count / (count - 1)), alpha=m)
         return out
 
     def backward(self, grad_output):

@@ -82,9 +82,18 @@ def with_rule(position: int, rule):
             ["Softmax"],
         ),
     ],
-    ids=["exp-slope", "exp-tangent", "sigmoid-factor", "sigmoid-slope", "mul-one-term",
-         "mul-tangents", "matmul-one-term", "softmax-uncoupled", "softmax-unweighted",
-         "softmax-dim"],  # fmt: skip
+    ids=[
+        "exp-slope",
+        "exp-tangent",
+        "sigmoid-factor",
+        "sigmoid-slope",
+        "mul-one-term",
+        "mul-tangents",
+        "matmul-one-term",
+        "softmax-uncoupled",
+        "softmax-unweighted",
+        "softmax-dim",
+    ],  # fmt: skip
 )
 def test_jvp_rules_names_the_gate_and_the_kind_of_mistake(wrong, words, capsys):
     assert_fails("jvp_rules", wrong, capsys, *words)
