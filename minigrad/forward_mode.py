@@ -96,7 +96,11 @@ def jvp_by_double_vjp(node, tangents) -> tuple:
         scratch.variable(torch.zeros(shape, dtype=dtype, device=like.device), True)
         for shape, dtype in zip(node.payload.shapes, dtypes)
     ]
-    formula = getattr(gate, "reference_backward", None) or gate.backward
+    formula = (
+        getattr(gate, "recorded_backward", None)
+        or getattr(gate, "reference_backward", None)
+        or gate.backward
+    )
     with enable_grad():
         try:
             sent = formula(us[0] if len(us) == 1 else tuple(us))

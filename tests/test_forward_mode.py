@@ -19,6 +19,8 @@ from tests.conftest import assert_close
 from tests.op_cases import ARGUMENT_CASES, CASES, CORNER_CASES, TORCH
 from tests.test_ops import make_inputs
 
+pytestmark = pytest.mark.usefixtures("torch_attention_math")
+
 ALL = CASES + ARGUMENT_CASES
 # Random in forward (the mask): torch.func would draw another one.
 RANDOM = {"dropout_p1"}

@@ -20,6 +20,8 @@ from tests.conftest import assert_close
 from tests.op_cases import ARGUMENT_CASES, CASES, CORNER_CASES, TORCH
 from tests.test_ops import make_inputs
 
+pytestmark = pytest.mark.usefixtures("torch_attention_math")
+
 ALL = CASES + ARGUMENT_CASES
 # Cases where torch's double backward is not the derivative of its backward: minigrad's is.
 NOT_TORCHS = {
