@@ -285,4 +285,4 @@ for n, a, b in zip(sizes, forward_times, reverse_times):
 # backward pass is itself a program on the tape, and it can be differentiated again.
 
 # %% [markdown]
-# **Next:** [Lesson 22: higher order](22_higher_order.ipynb) · **Previous:** [Lesson 18: attention and a small transformer](18_attention_transformer.ipynb) · [Start here](00_start_here.ipynb)
+# **Next:** [Lesson 22: higher order](22_higher_order.ipynb) · **Previous:** [Lesson 20: precision](20_precision.ipynb) · [Start here](00_start_here.ipynb)
