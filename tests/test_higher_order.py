@@ -366,3 +366,19 @@ def test_a_gradient_penalty_trains_as_torchs():
     for i, (o, t) in enumerate(zip(ours, theirs)):
         assert_close(o.value, t.detach(), F64, f"critic parameter {i} after 25 steps")
     assert penalties[-1] < 0.5 * penalties[0], "the penalty pulls the gradient norm towards 1"
+
+
+def test_a_checkpointed_segment_under_create_graph_is_refused_and_changes_nothing():
+    ctx = mg.Context()
+    x = ctx.variable(_randn(3), requires_grad=True)
+    w = ctx.variable(_randn(3, seed=1), requires_grad=True)
+    y = mg.recompute(lambda a, b: (a * b).tanh(), x, w).sum()
+    nodes = len(ctx.nodes)
+    with pytest.raises(mg.RecordingError, match="recompute") as raised:
+        mg.grad(y, x, create_graph=True)
+    assert "without mg.recompute" in str(raised.value) and "help:" in str(raised.value)
+    assert len(ctx.nodes) == nodes and x.grad is None
+    (g,) = mg.grad(y, x)  # the first-order walk still works, on the same tape
+    tx, tw = _randn(3).requires_grad_(), _randn(3, seed=1)
+    (expected,) = torch.autograd.grad((tx * tw).tanh().sum(), tx)
+    assert_close(g, expected, F64, "recompute's first-order gradient")
