@@ -1,8 +1,8 @@
 """``./run bench`` (``python -m benchmarks``): every benchmark, one after another.
 
-python -m benchmarks            engine, models, compile, training loop, distributed, widgets,
-                                live training
-python -m benchmarks engine     only one of them (engine, models, compile, training,
+python -m benchmarks            engine, higher order, models, compile, training loop,
+                                distributed, widgets, live training
+python -m benchmarks engine     only one of them (engine, higher, models, compile, training,
                                 distributed, widgets, live)
 python -m benchmarks peers      micrograd and tinygrad: run as ``./run bench peers``, which
                                 makes their separate environment (.venv-peers) first
@@ -16,6 +16,7 @@ from benchmarks import (
     bench_compile,
     bench_distributed,
     bench_engine,
+    bench_higher_order,
     bench_live_training,
     bench_models,
     bench_peers,
@@ -25,6 +26,7 @@ from benchmarks import (
 
 SUITES = {
     "engine": lambda: bench_engine.main([]),
+    "higher": lambda: bench_higher_order.main([]),
     "models": lambda: bench_models.main([]),
     "compile": lambda: bench_compile.main([]),
     "training": lambda: bench_training_loop.main([]),

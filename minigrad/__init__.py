@@ -8,7 +8,10 @@ Reading order (each file imports only the ones before it):
     variable.py    Variable: a torch tensor with .grad, .requires_grad, a tape
     anomaly.py     detect_anomaly()
     gate.py        Gate: an op's forward and backward, and how a call is recorded
+    walk_checks.py what the reverse walk refuses, and how it says so
+    higher_order.py create_graph: a gate's backward recorded on the tape
     backprop.py    the reverse walk over the tape; backprop = walk + write .grad
+    autograd.py    mg.grad: the walk's gradients returned (torch.autograd.grad)
     memory.py      what the tape's saved tensors hold, in bytes: per node, per tape, at peak
     recompute.py   gradient checkpointing: a segment saved as its inputs, re-run in backward
     ops/           every op, one small Gate class each
@@ -17,6 +20,7 @@ Reading order (each file imports only the ones before it):
     trace.py       the reverse walk summarised step by step, for the TapeViewer
     stats.py       gradient statistics per parameter, for the widgets
     gradcheck.py   finite differences against the tape's gradients
+    forward_mode.py jvp (a forward walk of the tape), vjp, hvp, hessian
     recording.py   every torch call one step makes, recorded with the gate that made it
     source.py      one recorded call spelled as a line of Python
     program.py     a recording written out as a straight-line Python function
@@ -66,6 +70,7 @@ from minigrad.errors import (
     ShapeError,
     TapeError,
     TapeGrowthWarning,
+    RecordingError,
     UnfinishedGateError,
     UnsupportedArgumentError,
 )
@@ -75,11 +80,19 @@ from minigrad.variable import Variable, tensor
 from minigrad.anomaly import detect_anomaly
 from minigrad.gate import Gate
 from minigrad.backprop import backprop
+from minigrad.autograd import grad
 from minigrad.memory import SavedBytesMeter, peak_saved_bytes, saved_bytes
 from minigrad.recompute import Recompute, recompute
 from minigrad import ops as _ops
 from minigrad import methods as _methods  # noqa: F401  (attaches Variable's and Context's methods)
-from minigrad.gradcheck import GradcheckReport, gradcheck, gradcheck_gate, gradcheck_node
+from minigrad.gradcheck import (
+    GradcheckReport,
+    gradcheck,
+    gradcheck_gate,
+    gradcheck_node,
+    gradgradcheck,
+)
+from minigrad.forward_mode import hessian, hvp, jvp, vjp
 from minigrad.inspect import ModuleScopes, module_scopes
 
 # The neural-network library, built on the engine.
@@ -119,6 +132,7 @@ __all__ = [
     "GateError",
     "UnfinishedGateError",
     "CompileError",
+    "RecordingError",
     "MinigradWarning",
     "TapeGrowthWarning",
     # the engine
@@ -136,6 +150,7 @@ __all__ = [
     "detect_anomaly",
     "Gate",
     "backprop",
+    "grad",
     "SavedBytesMeter",
     "peak_saved_bytes",
     "saved_bytes",
@@ -146,6 +161,11 @@ __all__ = [
     "gradcheck",
     "gradcheck_gate",
     "gradcheck_node",
+    "gradgradcheck",
+    "jvp",
+    "vjp",
+    "hvp",
+    "hessian",
     "ModuleScopes",
     "module_scopes",
     # the libraries built on it

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import torch
 
 from minigrad.errors import AnomalyError, format_shape
+from minigrad.variable import tensor_of
 
 
 class AnomalyMode:
@@ -35,6 +36,7 @@ def detect_anomaly() -> Iterator[None]:
 def check_finite(gate, phase: str, tensors, index: int | None, input_shapes) -> None:
     """Raise AnomalyError if any tensor in ``tensors`` holds a NaN or Inf."""
     for position, tensor in enumerate(tensors):
+        tensor = tensor_of(tensor)  # a recorded backward (create_graph) sends Variables
         if tensor is None or not isinstance(tensor, torch.Tensor):
             continue
         if not tensor.is_floating_point() or bool(torch.isfinite(tensor).all()):

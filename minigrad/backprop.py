@@ -24,6 +24,12 @@ leaf's total. Two callers interpret that walk:
   saved) and empties the tape, unless ``retain_graph=True``;
 * :func:`minigrad.trace.trace` summarises each step for the TapeViewer.
 
+With ``create_graph=True`` each gate's backward is itself recorded on the
+tape (``minigrad/higher_order.py``): the gradients travelling back are
+Variables, the ops they go through become nodes after the forward ones, and
+the gradients that come out can be differentiated again. The walk is the
+same; only the gate call and the kind of gradient change.
+
 A backward that fails leaves nothing behind. No gradient is written until
 the walk has finished, so whatever stops it (a gate that raises, a hook that
 raises, a GradientError, detect_anomaly's AnomalyError, Ctrl-C) leaves every
@@ -41,13 +47,39 @@ from collections.abc import Iterator
 import torch
 
 from minigrad.anomaly import AnomalyMode, check_finite
-from minigrad.errors import ArgumentTypeError, GradientError, TapeError, format_shape
-from minigrad.tape import Node, leaf_edge
+from minigrad.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DTypeError,
+    GradientError,
+    TapeError,
+    format_shape,
+)
+from minigrad.gate import _wrap
+from minigrad.grad_mode import _switch as switch_grad_mode
+from minigrad.grad_mode import state as grad_mode
+from minigrad.higher_order import record_backward
+from minigrad.tape import leaf_edge
 from minigrad.variable import Variable
+from minigrad.walk_checks import (
+    check_gradients,
+    check_root,
+    failure_note,
+    released_input,
+    wrong_count,
+)
 
 
-def reverse_walk(root: Variable, seed: torch.Tensor, pending: dict) -> Iterator:
+def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Iterator:
     """The gradients of every node that leads to ``root``, one node at a time, last first.
+
+    ``root`` is a Variable with its ``seed`` gradient, or a list of Variables
+    with a list of seeds (the gradient of a sum of outputs is the sum of
+    their gradients). With ``create_graph`` every gate's backward is recorded
+    (see the module docstring): the seeds and gradients are then Variables,
+    and each node recorded along the way gets ``backward_of`` set to the
+    index of the node whose backward made it. The caller switches recording
+    on (``enable_grad``) around the walk.
 
     Yields ``(node, outputs, grads, grad_inputs)``:
 
@@ -62,14 +94,20 @@ def reverse_walk(root: Variable, seed: torch.Tensor, pending: dict) -> Iterator:
     walk is over, ``pending`` holds the total of each leaf it reached:
     :func:`leaf_gradients` is the walk's last step.
     """
-    source = leaf_edge(root)[0] if root.node is None else root.node
-    arriving = [None] * len(source.payload.shapes)
-    arriving[root.output_index] = seed
-    pending[source] = arriving
-    tape = root.context.nodes
+    if root.__class__ is Variable:  # one root, the usual case
+        source = leaf_edge(root)[0] if root.node is None else root.node
+        arriving = [None] * len(source.payload.shapes)
+        arriving[root.output_index] = seed
+        pending[source] = arriving
+        start = -1 if root.node is None else root.node.index
+        context = root.context
+    else:
+        source, start, context = _seed_all(root, seed, pending)
+    tape = context.nodes
+    kinds = (torch.Tensor, Variable) if create_graph else torch.Tensor  # what a gradient may be
     node = source
     try:
-        for index in range(-1 if root.node is None else root.node.index, -1, -1):
+        for index in range(start, -1, -1):
             node = tape[index]
             grads = pending.pop(node, None)
             if grads is None:
@@ -85,10 +123,14 @@ def reverse_walk(root: Variable, seed: torch.Tensor, pending: dict) -> Iterator:
                     if variable is not None and variable.hooks and grads[slot] is not None:
                         grads[slot] = _run_hooks(variable, grads[slot])
                 grad_output = _fill_zeros(grads, node.payload.shapes)
-            grad_inputs = node.gate.backward(grad_output)
+            if create_graph:
+                first_recorded = len(tape)
+                grad_inputs = record_backward(node, grad_output, context)
+            else:
+                grad_inputs = node.gate.backward(grad_output)
             parents = node.parents
             if not isinstance(grad_inputs, (tuple, list)) or len(grad_inputs) != len(parents):
-                raise _wrong_count(node, grad_inputs)
+                raise wrong_count(node, grad_inputs)
             if AnomalyMode.enabled:
                 check_finite(node.gate, "backward", grad_inputs, node.index, node.payload.shapes)
             for parent, g in zip(parents, grad_inputs):
@@ -96,8 +138,8 @@ def reverse_walk(root: Variable, seed: torch.Tensor, pending: dict) -> Iterator:
                     continue
                 target, slot = parent
                 shapes = target.payload.shapes
-                if not isinstance(g, torch.Tensor) or g.shape != shapes[slot]:
-                    _check_gradients(node, grad_inputs)
+                if not isinstance(g, kinds) or g.shape != shapes[slot]:
+                    check_gradients(node, grad_inputs, kinds)
                 held = pending.get(target)
                 if held is None:  # the first gradient to reach this target
                     if len(shapes) == 1:
@@ -109,6 +151,9 @@ def reverse_walk(root: Variable, seed: torch.Tensor, pending: dict) -> Iterator:
                     # Out of place on purpose: g may be shared with another input's
                     # gradient (the two inputs of an add get the same tensor).
                     held[slot] = g if held[slot] is None else held[slot] + g
+            if create_graph:
+                for recorded in tape[first_recorded:]:
+                    recorded.backward_of = node.index
             yield node, outputs, grads, grad_inputs
             # Let go of this node's gradients before the next gate runs.
             grads = grad_output = grad_inputs = outputs = None
@@ -122,6 +167,21 @@ def reverse_walk(root: Variable, seed: torch.Tensor, pending: dict) -> Iterator:
         raise
 
 
+def _seed_all(roots, seeds, pending: dict) -> tuple:
+    """Several roots: each seed summed into its root's slot; the walk starts at the last."""
+    start, source = -1, None
+    for one, given in zip(roots, seeds):
+        source = leaf_edge(one)[0] if one.node is None else one.node
+        arriving = pending.get(source)
+        if arriving is None:
+            arriving = pending[source] = [None] * len(source.payload.shapes)
+        slot = one.output_index
+        arriving[slot] = given if arriving[slot] is None else arriving[slot] + given
+        if one.node is not None and one.node.index > start:
+            start = one.node.index
+    return source, start, roots[0].context
+
+
 def leaf_gradients(pending: dict) -> list:
     """``(variable, total)`` for each leaf a finished walk reached, after the leaf's hooks.
 
@@ -133,7 +193,7 @@ def leaf_gradients(pending: dict) -> list:
     totals = []
     for leaf, grads in pending.items():
         if not leaf.is_leaf:  # a node that an earlier backward walked and emptied
-            raise _released_input(leaf)
+            raise released_input(leaf)
         total = grads[0]
         variable = leaf.ref()
         if variable is not None:
@@ -143,7 +203,7 @@ def leaf_gradients(pending: dict) -> list:
     return totals
 
 
-def backprop(root: Variable, grad=None, retain_graph: bool = False) -> None:
+def backprop(root: Variable, grad=None, retain_graph=None, create_graph: bool = False) -> None:
     """Accumulate d(root)/d(v) into ``v.grad`` for every Variable ``v`` that requires grad.
 
     ``grad`` is the gradient of some final scalar with respect to ``root``;
@@ -152,26 +212,18 @@ def backprop(root: Variable, grad=None, retain_graph: bool = False) -> None:
     between steps); gradients of intermediate Variables that are still alive
     are set too, so a learner can look at them. Nothing is written unless the
     whole walk succeeds (see the module docstring).
+
+    ``create_graph=True`` records the backward itself, so each ``.grad`` is
+    then a Variable that can be differentiated again. ``retain_graph`` keeps
+    the tape for another walk; it defaults to ``create_graph``, as in torch.
     """
-    seed = seed_gradient(root, grad, "backprop")
-    if not root.requires_grad:
-        raise TapeError(
-            "backprop: this Variable does not require grad, so nothing on the tape leads to it\n"
-            "help: create the inputs with requires_grad=True, and do not compute it inside "
-            "no_grad()"
-        )
-    if root.node is not None and root.node.released:
-        raise TapeError(
-            "backprop: the tape that produced this Variable has been emptied, so there is "
-            "nothing to walk back through\n"
-            "help: backprop empties the tape (also when it fails); pass retain_graph=True to "
-            "the first backward if you need to backprop twice, or run the forward pass again"
-        )
-    release = not retain_graph
+    check_root(root, "backprop")
+    seed = seed_gradient(root, grad, "backprop", create_graph)
     pending: dict = {}
     alive = []  # (intermediate Variable, its gradient), written once the walk is over
-    try:
-        for node, outputs, grads, _ in reverse_walk(root, seed, pending):
+    with Walk(root.context, retain_graph, create_graph) as walk:
+        release = walk.release
+        for node, outputs, grads, _ in reverse_walk(root, seed, pending, create_graph):
             if outputs[0] is not None or len(outputs) > 1:  # (usually freed: skip the loop)
                 for variable, g in zip(outputs, grads):
                     if variable is not None and g is not None:
@@ -182,41 +234,71 @@ def backprop(root: Variable, grad=None, retain_graph: bool = False) -> None:
             # the loop would rebind these names.
             outputs = grads = None
         leaves = leaf_gradients(pending)
-    except BaseException as error:
-        if hasattr(error, "add_note"):
-            error.add_note(_failure_note(release))
-        raise
-    finally:
-        if release:
-            root.context.clear()  # also the nodes no gradient reached
-    # The walk is over: only now is anything written.
-    for variable, g in alive:
-        variable.grad = g
-    for variable, g in leaves:
-        held = variable.grad
-        variable.grad = g if held is None else held + g
+        # The walk is over: only now is anything written.
+        for variable, g in alive:
+            variable.grad = g
+        for variable, g in leaves:
+            held = variable.grad
+            if held.__class__ is Variable and not create_graph:
+                held = held.value  # a plain backward adds numbers, as torch's does
+            variable.grad = g if held is None else held + g
 
 
-def _failure_note(released: bool) -> str:
-    if released:
-        return (
-            "(minigrad: no .grad was changed. The tape was emptied, as after every backward "
-            "without retain_graph=True: fix the cause, then run the forward pass again.)"
-        )
-    return (
-        "(minigrad: no .grad was changed, and the tape is whole (retain_graph=True): fix the "
-        "cause and call backward again.)"
-    )
+class Walk:
+    """What every interpreter of the reverse walk does around it (``with Walk(...) as walk:``).
+
+    * ``release`` (not ``retain_graph``): the caller releases each node it
+      has walked, and the tape is emptied at the end, whatever happens;
+    * ``create_graph``: recording is switched on for the walk, whatever the
+      caller's grad mode (as torch does); a walk that fails takes back the
+      nodes it recorded, so the tape is as it was before it;
+    * a failure gets a note saying that no ``.grad`` changed.
+    """
+
+    __slots__ = ("context", "create_graph", "release", "length", "recording")
+
+    def __init__(self, context, retain_graph, create_graph: bool):
+        if retain_graph is None:
+            retain_graph = create_graph
+        if create_graph and not retain_graph:
+            raise ArgumentError(
+                "backward: expected retain_graph=True (or left out) with create_graph=True, "
+                "got retain_graph=False\n"
+                "help: the recorded backward points into the forward tape, so the tape must "
+                "be kept; leave retain_graph out, and the next backward without "
+                "create_graph empties it"
+            )
+        self.context, self.create_graph = context, create_graph
+        self.release = not retain_graph
+
+    def __enter__(self) -> Walk:
+        if self.create_graph:
+            self.length = len(self.context.nodes)
+            self.recording = grad_mode.grad_enabled  # what to put back (enable_grad, inlined)
+            switch_grad_mode(True, grad_mode.paused)
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if self.create_graph:
+            switch_grad_mode(self.recording, grad_mode.paused)
+        if error is not None:
+            if self.create_graph:
+                self.context.rewind(self.length)  # the failed walk's recorded nodes
+            if hasattr(error, "add_note"):
+                error.add_note(failure_note(self.release))
+        if self.release:
+            self.context.clear()  # also the nodes no gradient reached
+        return False
 
 
-def _run_hooks(variable: Variable, grad: torch.Tensor) -> torch.Tensor:
+def _run_hooks(variable: Variable, grad):
     for hook in variable.hooks:
         replaced = hook(grad)
         if replaced is not None:
-            if not isinstance(replaced, torch.Tensor) or replaced.shape != grad.shape:
+            if not isinstance(replaced, (torch.Tensor, Variable)) or replaced.shape != grad.shape:
                 got = (
                     f"a tensor of shape {format_shape(replaced.shape)}"
-                    if isinstance(replaced, torch.Tensor)
+                    if isinstance(replaced, (torch.Tensor, Variable))
                     else f"a {type(replaced).__name__}"
                 )
                 raise GradientError(
@@ -229,13 +311,19 @@ def _run_hooks(variable: Variable, grad: torch.Tensor) -> torch.Tensor:
     return grad
 
 
-def seed_gradient(root: Variable, grad, caller: str) -> torch.Tensor:
-    """The gradient the walk starts from: ``grad`` checked against ``root``, or 1."""
+def seed_gradient(root: Variable, grad, caller: str, create_graph: bool = False):
+    """The gradient the walk starts from: ``grad`` checked against ``root``, or 1.
+
+    A tensor for a plain walk; for ``create_graph`` a Variable (a constant,
+    unless ``grad`` is a Variable that requires grad: then the gradients
+    depend on it too, and can be differentiated with respect to it).
+    """
     if not isinstance(root, Variable):
         raise ArgumentTypeError(
             f"{caller}: expected a minigrad Variable, got {type(root).__name__}\n"
             "help: call it on the output of minigrad ops, e.g. loss = mg.mse_loss(pred, target)"
         )
+    given = grad
     if grad is None:
         if root.value.numel() != 1:
             raise TapeError(
@@ -244,16 +332,28 @@ def seed_gradient(root: Variable, grad, caller: str) -> torch.Tensor:
                 "help: reduce it first (y.sum().backward()) or pass the gradient: "
                 "grad=torch.ones_like(y.value)"
             )
-        return torch.ones_like(root.value)
-    if isinstance(grad, Variable):
-        grad = grad.value
-    grad = torch.as_tensor(grad, dtype=root.dtype, device=root.device)
-    if grad.shape != root.shape:
-        raise TapeError(
-            f"{caller}: grad has shape {format_shape(grad.shape)} but the output has shape "
-            f"{format_shape(root.shape)}\nhelp: pass a gradient shaped like the output"
-        )
-    return grad
+        grad = torch.ones_like(root.value)
+    else:
+        if isinstance(grad, Variable):
+            grad = grad.value
+        grad = torch.as_tensor(grad, dtype=root.dtype, device=root.device)
+        if grad.shape != root.shape:
+            raise TapeError(
+                f"{caller}: grad has shape {format_shape(grad.shape)} but the output has shape "
+                f"{format_shape(root.shape)}\nhelp: pass a gradient shaped like the output"
+            )
+    if not create_graph:
+        return grad
+    if isinstance(given, Variable) and given.requires_grad:
+        if given.value is not grad:  # converted: the link to the given Variable would be lost
+            raise DTypeError(
+                f"{caller}: grad is a Variable of {given.dtype} on {given.device} that requires "
+                f"grad, but the output is {root.dtype} on {root.device}\n"
+                "help: convert it first (grad.to(output.dtype)), so that the conversion is "
+                "recorded too"
+            )
+        return given
+    return _wrap(grad, False, root.context)
 
 
 def _fill_zeros(grads: list, shapes: tuple) -> tuple:
@@ -264,60 +364,4 @@ def _fill_zeros(grads: list, shapes: tuple) -> tuple:
             g if g is not None else torch.zeros(shapes[i], dtype=sample.dtype, device=sample.device)
             for i, g in enumerate(grads)
         ]
-    )
-
-
-def _check_gradients(node: Node, grad_inputs) -> None:
-    """Raise the GradientError for the first gradient that does not fit its input.
-
-    (Only reached when a shape differs from the one recorded on the tape. A
-    Leaf records its Variable's shape when first used; if the learner has
-    since given the Variable a value of another shape, the Variable decides.)
-    """
-    for position, (parent, grad) in enumerate(zip(node.parents, grad_inputs)):
-        if parent is None or grad is None:
-            continue
-        target, slot = parent
-        expected = target.payload.shapes[slot]
-        if target.is_leaf and target.variable is not None:
-            expected = target.variable.shape
-        if not isinstance(grad, torch.Tensor) or grad.shape != expected:
-            raise _bad_gradient(node, expected, grad, position)
-
-
-def _released_input(node: Node) -> TapeError:
-    return TapeError(
-        f"backprop: an input of this computation was made by node {node.index}, which an "
-        "earlier backward already walked and emptied, so the gradient cannot go further back\n"
-        "help: run the forward pass again from the start, or pass retain_graph=True to the "
-        "earlier backward; to treat that value as a constant, use x.detach()"
-    )
-
-
-def _bad_gradient(node: Node, expected, grad, position: int) -> GradientError:
-    if not isinstance(grad, torch.Tensor):
-        return GradientError(
-            f"{node.op}.backward (node {node.index}) returned a {type(grad).__name__} for input "
-            f"{position}; expected a torch.Tensor or None\n"
-            "help: compute each gradient with torch ops on grad_output and the saved tensors"
-        )
-    return GradientError(
-        f"{node.op}.backward (node {node.index}) returned a gradient of shape "
-        f"{format_shape(grad.shape)} for input {position}, whose shape is "
-        f"{format_shape(expected)}\n"
-        "help: a gradient must have its input's shape; if the input was broadcast, sum the "
-        "gradient over the broadcast dimensions"
-    )
-
-
-def _wrong_count(node: Node, grad_inputs) -> GradientError:
-    got = len(grad_inputs) if isinstance(grad_inputs, (tuple, list)) else 1
-    kind = (
-        "" if isinstance(grad_inputs, (tuple, list)) else f" (a bare {type(grad_inputs).__name__})"
-    )
-    return GradientError(
-        f"{node.op}.backward (node {node.index}) returned {got} gradient(s){kind} for "
-        f"{len(node.parents)} input(s)\n"
-        "help: return a tuple with one entry per forward input, using None for inputs that "
-        "need no gradient, e.g. `return (grad_x, None)`"
     )

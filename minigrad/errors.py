@@ -89,6 +89,12 @@ class CompileError(MinigradError, RuntimeError):
     reads a tensor's values, an op whose output shape depends on them, a hook."""
 
 
+class RecordingError(GateError):
+    """A Gate whose backward cannot be recorded on the tape (``create_graph=True``, forward
+    mode): it reads a tensor whose link to the inputs the tape does not know, or it calls a
+    torch function that only takes tensors."""
+
+
 class MinigradWarning(UserWarning):
     """Base class of every warning minigrad gives: something works, but likely not as meant."""
 

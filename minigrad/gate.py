@@ -22,6 +22,25 @@ outputs) and returns one gradient per input, each shaped like its input, or
 input) says which are needed, so a gate can skip work nobody asked for.
 
 A gate instance is used once: it is the node's memory of that one call.
+
+Higher-order gradients and forward mode need a little more of some gates
+(``minigrad/higher_order.py``, ``minigrad/forward_mode.py``):
+
+* ``jvp(self, *tangents)``, forward mode: given one tangent per input (how
+  that input moves; ``None`` where it does not), return how the output moves,
+  J t. A gate without one gets it from its backward (the double-VJP trick).
+* With ``create_graph=True`` the backward itself is recorded, so it must be
+  written with what tensors and Variables share: operators, tensor methods
+  (``x.exp()``, ``x.sum(1, keepdim=True)``, ``g.where(mask, 0.0)``) and the
+  saved inputs and outputs (``self.x = x``), which the engine hands to it as
+  Variables. A gate with a faster ``backward`` keeps that readable formula as
+  ``reference_backward``, which is the one recorded; a fused gate may record
+  its backward as one node instead (``recorded_backward``). ``constants``
+  names saved floating-point tensors that do not depend on the inputs.
+* ``piecewise_linear = True`` says the Jacobian does not change with the
+  inputs (sum, reshape, indexing, pooling are linear; relu and max are
+  linear piece by piece). Such a backward is recorded as one node, and the
+  backward of that node is the gate's ``jvp``: the transpose of a transpose.
 """
 
 from __future__ import annotations
@@ -51,6 +70,10 @@ class Gate:
     """Base class of every op. Subclasses implement ``forward`` and ``backward``."""
 
     needs_input_grad: tuple = ()
+    # For higher-order gradients and forward mode (see the module docstring).
+    jvp = None  # a method jvp(self, *tangents) -> the output's tangent, where a gate has one
+    piecewise_linear = False
+    constants: tuple = ()
 
     @property
     def name(self) -> str:
@@ -100,6 +123,7 @@ class Gate:
         needs = []
         context = None
         first_dtype = None  # of the first floating input: the others must match it
+        constants = None  # ids of the tensor inputs that need no gradient (create_graph asks)
         for x in inputs:
             if isinstance(x, Variable):
                 if context is None:
@@ -119,6 +143,7 @@ class Gate:
                 else:
                     parents.append(None)
                     needs.append(False)
+                    constants = [id(value)] if constants is None else constants + [id(value)]
             else:
                 value = _constant(x, tensors)
                 parents.append(None)
@@ -126,6 +151,7 @@ class Gate:
                 if not isinstance(value, torch.Tensor):  # a number or None: no dtype to check
                     tensors.append(value)
                     continue
+                constants = [id(value)] if constants is None else constants + [id(value)]
             dtype = value.dtype
             if dtype.is_floating_point:
                 if first_dtype is None:
@@ -153,14 +179,16 @@ class Gate:
             result = _wrap(out, recording, context)
             outputs = (result,)
             if recording:
-                result.node = context.record(self, tuple(parents), outputs, inputs)
+                ids = (id(out),)
+                result.node = context.record(self, tuple(parents), outputs, inputs, ids, constants)
         else:  # several outputs (split, chunk): a tuple of Variables
             if not isinstance(out, (tuple, list)):
                 out = (out,)  # not a tensor either: _wrap says so
             outputs = tuple([_wrap(value, recording, context) for value in out])
             result = outputs
             if recording:
-                node = context.record(self, tuple(parents), outputs, inputs)
+                ids = tuple(map(id, out))
+                node = context.record(self, tuple(parents), outputs, inputs, ids, constants)
                 for i, v in enumerate(outputs):
                     v.node = node
                     v.output_index = i
@@ -173,6 +201,21 @@ class Gate:
                 [t.shape for t in tensors if isinstance(t, torch.Tensor)],
             )
         return result
+
+
+def apply_gate(gate: Gate, *inputs):
+    """``gate`` on ``inputs``: recorded (a Variable back) if any input is a Variable, else its
+    forward alone on the tensors (a tensor back).
+
+    How a backward formula calls another op so that it works both ways: on
+    tensors in a plain backward, on Variables under ``create_graph=True``
+    (a convolution's backward is itself two convolutions, see ``ops/conv_grads.py``).
+    """
+    for x in inputs:
+        if isinstance(x, Variable):
+            return gate(*inputs)
+    gate.needs_input_grad = (False,) * len(inputs)
+    return gate.forward(*inputs)
 
 
 def _wrap(value, requires_grad: bool, context) -> Variable:

@@ -18,6 +18,12 @@ rebuild it and compare both estimates with a closed form.
 ``gradcheck_node`` checks one recorded node of a tape alone: its gate runs
 again on the values that node saw. That is how to find *which* op of a model
 has a wrong backward (lesson 5).
+
+``gradgradcheck`` checks second derivatives the same way: the function it
+differentiates is the *gradient* of fn, u^T J(x) for a fixed random u,
+computed with ``create_graph=True``; its analytic side is a backward through
+that recorded backward, its numeric side central differences of the gradient.
+As in torch, u is checked too: the gradient is linear in it.
 """
 
 from __future__ import annotations
@@ -28,8 +34,11 @@ from dataclasses import dataclass, field
 
 import torch
 
+from minigrad.autograd import grad
 from minigrad.backprop import backprop
 from minigrad.errors import TapeError
+from minigrad.grad_mode import no_grad
+from minigrad.ops.pieces import cat
 from minigrad.tape import Context, Node
 from minigrad.variable import Variable
 
@@ -112,11 +121,19 @@ def gradcheck(
             "are too coarse to trust (pass dtype=torch.float64 to silence this)",
             stacklevel=2,
         )
+    names = [getattr(x, "name", None) or f"input {i}" for i, x in enumerate(inputs)]
+    return _compare(fn, list(inputs), names, eps, atol, rtol, seed, numeric_records=False)
+
+
+def _compare(fn, originals, names, eps, atol, rtol, seed, numeric_records) -> GradcheckReport:
+    """gradcheck's work: the tape's gradient of sum(fn * r), then central differences.
+
+    ``numeric_records``: fn itself takes a gradient (gradgradcheck), so even
+    its numeric evaluations must be recorded; their tape is emptied after each.
+    """
     ctx = Context(name="gradcheck")
-    originals = list(inputs)
     values = [_as_float64(x) for x in originals]
     wanted = [isinstance(x, Variable) and x.requires_grad for x in originals]
-    names = [getattr(x, "name", None) or f"input {i}" for i, x in enumerate(originals)]
 
     def evaluate(tensors, track: bool):
         args = [
@@ -138,10 +155,14 @@ def gradcheck(
     ]
 
     def scalar(tensors) -> float:
-        with ctx.no_grad():
-            _, result = evaluate(tensors, track=False)
-            value = result.value if isinstance(result, Variable) else result
-            return float((value.double() * weights).sum())
+        if numeric_records:
+            _, result = evaluate(tensors, track=True)
+            ctx.clear()
+        else:
+            with ctx.no_grad():
+                _, result = evaluate(tensors, track=False)
+        value = result.value if isinstance(result, Variable) else result
+        return float((value.double() * weights).sum())
 
     numeric = []
     mismatches = []
@@ -177,6 +198,60 @@ def gradcheck(
             )
     mismatches.sort(key=lambda m: -m.error)
     return GradcheckReport(not mismatches, analytic, numeric, mismatches, names, atol, rtol)
+
+
+def gradgradcheck(
+    fn,
+    *inputs,
+    grad_outputs=None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> GradcheckReport:
+    """Check second derivatives: the gradient of fn's gradient against finite differences of it.
+
+    The checked function is (x, u) -> u^T J_fn(x), the gradients of fn's
+    output weighted by u with respect to each input that requires grad,
+    recorded with ``create_graph=True``. ``u`` is ``grad_outputs`` (one tensor
+    per output) or random (seeded by ``seed + 1``); it is checked too, as an
+    input. Reports as :func:`gradcheck` does (the u's are named
+    ``grad_output 0`` ...).
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor([0.5, -1.0], requires_grad=True, dtype=torch.float64)
+    >>> bool(mg.gradgradcheck(lambda v: (v * v * v).sum(), x))
+    True
+    """
+    originals = list(inputs)
+    differentiated = [
+        i for i, x in enumerate(originals) if isinstance(x, Variable) and x.requires_grad
+    ]
+    with no_grad():  # only to see the outputs' shapes
+        probe = fn(*[_as_float64(x) if not isinstance(x, Variable) else x for x in originals])
+    outputs = list(probe) if isinstance(probe, (tuple, list)) else [probe]
+    ctx = Context(name="gradgradcheck")
+    if grad_outputs is None:
+        generator = torch.Generator().manual_seed(seed + 1)
+        grad_outputs = [
+            torch.randn(y.shape, generator=generator, dtype=torch.float64) for y in outputs
+        ]
+    elif isinstance(grad_outputs, (torch.Tensor, Variable)):
+        grad_outputs = [grad_outputs]
+    us = [ctx.variable(_as_float64(u), requires_grad=True) for u in grad_outputs]
+    count = len(originals)
+
+    def first_order(*args):
+        xs, weights = args[:count], args[count:]
+        out = fn(*xs)
+        ys = list(out) if isinstance(out, (tuple, list)) else [out]
+        grads = grad(ys, [xs[i] for i in differentiated], list(weights), create_graph=True,
+                      allow_unused=True, materialize_grads=True)  # fmt: skip
+        return cat([g.reshape(-1) for g in grads])
+
+    names = [getattr(x, "name", None) or f"input {i}" for i, x in enumerate(originals)]
+    names += [f"grad_output {j}" for j in range(len(us))]
+    return _compare(first_order, originals + us, names, eps, atol, rtol, seed, numeric_records=True)
 
 
 def gradcheck_gate(

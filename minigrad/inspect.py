@@ -15,6 +15,10 @@ its sub-modules recorded each node (the widgets draw one cluster per module).
 
 "bytes" is what the node's gate saved for its backward, and the last line
 what the whole tape holds (``minigrad/memory.py``).
+
+A tape that ``create_graph=True`` added a backward to lists it after the
+forward nodes, each with ``backward_of``: the node whose backward made it
+(a last column of the table says so).
 """
 
 from __future__ import annotations
@@ -110,8 +114,9 @@ def node_record(node) -> dict:
     """One node as a dict: index, op, inputs, output shapes and names, saved tensors, formula.
 
     ``saved`` maps the gate's names of its saved tensors to their shapes;
-    ``saved_as`` maps the same names to the learner's (see :func:`saved_names`).
-    ``saved_bytes`` is what they hold, in bytes (each storage once).
+    ``saved_as`` maps the same names to the learner's (see :func:`saved_names`);
+    ``saved_bytes`` is what they hold, in bytes (each storage once);
+    ``backward_of`` is ``None``, or the node whose recorded backward this one is part of.
     """
     gate = node.gate
     outputs = node.payload.outputs()
@@ -132,6 +137,7 @@ def node_record(node) -> dict:
         "saved_as": saved_names(node, inputs),
         "saved_bytes": node_saved_bytes(node),
         "formula": formula(gate) if gate is not None else "",
+        "backward_of": node.backward_of,
     }
 
 
@@ -148,20 +154,26 @@ def listed(items: list[str]) -> str:
 
 def format_table(records: list[dict]) -> str:
     """Records as an aligned text table."""
-    rows = [("#", "op", "inputs", "output", "bytes", "saved")]
+    recorded = any(r.get("backward_of") is not None for r in records)
+    header = ("#", "op", "inputs", "output", "bytes", "saved")
+    rows = [header + (("backward of",) if recorded else ())]
     for r in records:
         inputs = listed([i["label"] for i in r["inputs"]])
         outputs = listed([format_shape(s) for s in r["output_shapes"]])
         saved = listed([f"{k} {format_shape(v)}" for k, v in r["saved"].items()]) or "-"
         size = format_bytes(r["saved_bytes"]) if "saved_bytes" in r else "-"
-        rows.append((str(r["index"]), r["op"], inputs, outputs, size, saved))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        row = (str(r["index"]), r["op"], inputs, outputs, size, saved)
+        if recorded:
+            row += ("" if r.get("backward_of") is None else f"#{r['backward_of']}",)
+        rows.append(row)
+    last = len(rows[0]) - 1  # left unpadded
+    widths = [max(len(row[i]) for row in rows) for i in range(last)]
     lines = []
     for row in rows:
         # numbers (the index, the bytes) line up on the right
-        cells = [cell.rjust(w) if i in (0, 4) else cell.ljust(w) for i, (cell, w) in
-                 enumerate(zip(row, widths))]  # fmt: skip
-        lines.append("  " + "  ".join(cells) + "  " + row[5])
+        cells = [row[i].rjust(widths[i]) if i in (0, 4) else row[i].ljust(widths[i])
+                 for i in range(last)]  # fmt: skip
+        lines.append(("  " + "  ".join(cells) + "  " + row[last]).rstrip())
     if any(i["kind"] == "constant" for r in records for i in r["inputs"]):
         lines.append("  (inputs: #k is node k's output; - is an input that needs no gradient)")
     return "\n".join(lines)

@@ -46,6 +46,7 @@ VARIABLE_METHODS = {
     "exp": ops.exp,
     "log": ops.log,
     "sqrt": ops.sqrt,
+    "erf": ops.erf,
     "abs": ops.abs,
     "pow": ops.pow,
     "clamp": ops.clamp,
@@ -60,6 +61,7 @@ VARIABLE_METHODS = {
     "flatten": ops.flatten,
     "transpose": ops.transpose,
     "permute": ops.permute,
+    "movedim": ops.movedim,
     "squeeze": ops.squeeze,
     "unsqueeze": ops.unsqueeze,
     "expand": ops.expand,
@@ -135,6 +137,19 @@ def _transposed(self) -> Variable:
     return ops.permute(self, *reversed(range(self.ndim)))
 
 
+def _t(self) -> Variable:
+    """A matrix transposed, as torch's ``x.t()`` (a vector or a number stays as it is)."""
+    return ops.transpose(self, 0, 1) if self.ndim == 2 else self
+
+
+def _where(self, condition, other) -> Variable:
+    """``x.where(condition, other)``: x where condition holds, else other, as torch's method.
+
+    The form backward formulas use, since tensors have it too.
+    """
+    return ops.where(condition, self, other)
+
+
 for _name, _function in VARIABLE_METHODS.items():
     setattr(Variable, _name, _method(_function))
 for _name, _function in REFLECTED_METHODS.items():
@@ -142,5 +157,7 @@ for _name, _function in REFLECTED_METHODS.items():
 for _name, _target in CONVERSIONS.items():
     setattr(Variable, _name, _conversion(_target, _name))
 Variable.T = property(_transposed)
+Variable.t = _t
+Variable.where = _where
 for _name, _function in CONTEXT_METHODS.items():
     setattr(Context, _name, _method(_function))

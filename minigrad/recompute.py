@@ -38,7 +38,7 @@ from collections.abc import Callable
 import torch
 
 from minigrad.backprop import leaf_gradients, reverse_walk
-from minigrad.errors import ArgumentTypeError, ContextError, GateError
+from minigrad.errors import ArgumentTypeError, ContextError, GateError, RecordingError
 from minigrad.gate import Gate
 from minigrad.grad_mode import enable_grad, no_grad
 from minigrad.memory import recomputing
@@ -100,6 +100,17 @@ class Recompute(Gate):
             )
         finally:
             tape.clear()
+
+    def recorded_backward(self, grad_output):
+        """Refused: a checkpointed segment's backward walks a tape of its own, which
+        ``create_graph`` cannot join to this one (so no second derivative)."""
+        raise RecordingError(
+            f"recompute({_name(self.function)}): its backward cannot be recorded "
+            "(create_graph=True, mg.hvp, mg.hessian): the segment is run again and walked "
+            "back on a tape of its own, so the gradient it returns has no history here\n"
+            "help: call the segment directly, without mg.recompute, where you take second "
+            "derivatives (checkpointing saves memory in first-order training)"
+        )
 
     def run(self, tape: Context, needs) -> tuple[Variable, list]:
         """The segment on fresh leaves on ``tape`` (one per tensor input): (output, leaves)."""

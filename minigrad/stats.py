@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from minigrad.variable import Variable
+from minigrad.variable import Variable, tensor_of
 
 
 def named_parameters(source) -> list[tuple[str, Variable]]:
@@ -134,7 +134,8 @@ def gradient_stats(source, before: dict | None = None) -> list[dict]:
     """
     before = before or {}
     return [
-        parameter_stats(name, p.value, p.grad, before.get(name))
+        # tensor_of: after backward(create_graph=True) a gradient is a Variable
+        parameter_stats(name, p.value, tensor_of(p.grad), before.get(name))
         for name, p in named_parameters(source)
     ]
 

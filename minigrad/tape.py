@@ -112,18 +112,52 @@ class Node:
     ``inputs`` is ``None``, except on a ``keep_outputs`` tape: there it holds
     what the op was called with, so that a viewer can also show the inputs
     that need no gradient (the data ``x``, a constant ``2.0``).
+
+    ``output_ids`` remembers, by ``id``, the tensors the gate returned, and
+    ``constant_ids`` those of its tensor inputs that need no gradient (or
+    ``None``). Ids keep no tensor alive, yet tell which of the tensors a gate
+    saved *are* its outputs, its constants, or the outputs of the nodes its
+    inputs came from, which a backward recorded with ``create_graph`` needs
+    (``minigrad/higher_order.py``).
+    ``backward_of`` is ``None`` for
+    an op of the program itself, and for an op recorded while a backward ran
+    with ``create_graph=True`` the index of the node whose backward it is part
+    of: the tape then holds a second program, the backward of the first.
     """
 
-    __slots__ = ("gate", "parents", "payload", "index", "released", "inputs", "__weakref__")
+    __slots__ = (
+        "gate",
+        "parents",
+        "payload",
+        "index",
+        "released",
+        "inputs",
+        "output_ids",
+        "constant_ids",
+        "backward_of",
+        "__weakref__",
+    )
     is_leaf = False
 
-    def __init__(self, gate, parents: tuple, payload: Payload, index: int, inputs=None):
+    def __init__(
+        self,
+        gate,
+        parents: tuple,
+        payload: Payload,
+        index: int,
+        inputs=None,
+        output_ids=(),
+        constant_ids=None,
+    ):
         self.gate = gate
         self.parents = parents
         self.payload = payload
         self.index = index
         self.released = False
         self.inputs = inputs
+        self.output_ids = output_ids
+        self.constant_ids = constant_ids
+        self.backward_of = None
 
     @property
     def op(self) -> str:
@@ -159,7 +193,7 @@ class Leaf:
     (a ``keep_outputs`` tape keeps them through ``node.inputs``).
     """
 
-    __slots__ = ("payload", "ref")
+    __slots__ = ("payload", "ref", "value_id")
     is_leaf = True
     index = None  # not on the tape
     op = "Leaf"
@@ -167,6 +201,13 @@ class Leaf:
     def __init__(self, variable):
         self.payload = Payload((variable,), keep=False)
         self.ref = self.payload._held[0]  # the payload's weak reference, at hand
+        self.value_id = id(variable.value)  # as a node's output_ids, for a leaf the learner dropped
+
+    @property
+    def output_ids(self) -> tuple:
+        """``(id of the leaf's value,)``: the tensor an op that uses the leaf receives."""
+        variable = self.ref()
+        return (self.value_id if variable is None else id(variable.value),)
 
     @property
     def variable(self):
@@ -238,12 +279,28 @@ class Context:
     # Arraymancer's name for the same block.
     no_grad_mode = no_grad
 
-    def record(self, gate, parents: tuple, outputs: tuple, inputs: tuple = ()) -> Node:
+    def record(
+        self,
+        gate,
+        parents: tuple,
+        outputs: tuple,
+        inputs: tuple = (),
+        output_ids=(),
+        constant_ids=None,
+    ) -> Node:
         """Append a node for ``gate`` (called by Gate.__call__ with what it was called on)."""
         keep = self.keep_outputs
         nodes = self.nodes
         index = len(nodes)
-        node = Node(gate, parents, Payload(outputs, keep), index, inputs if keep else None)
+        node = Node(
+            gate,
+            parents,
+            Payload(outputs, keep),
+            index,
+            inputs if keep else None,
+            output_ids,
+            constant_ids,
+        )
         nodes.append(node)
         if index == self.growth_warning_at:
             self._warn_growth()
@@ -271,6 +328,19 @@ class Context:
             if not node.released:
                 node.release()
         self.nodes.clear()
+
+    def rewind(self, length: int) -> None:
+        """Release and remove every node recorded after the first ``length``.
+
+        How a function that records a scratch computation (``mg.jvp``,
+        ``mg.hvp``, a failed ``create_graph`` backward) leaves the tape as it
+        found it: the nodes before ``length`` are not touched.
+        """
+        nodes = self.nodes
+        for node in nodes[length:]:
+            if not node.released:
+                node.release()
+        del nodes[length:]
 
     # -- the current context ------------------------------------------------
     def __enter__(self) -> Context:

@@ -19,6 +19,11 @@ node released, but the walk needs a tape that is still there: build it in
 Every tensor is reduced to a :func:`summarize` dict of plain Python numbers
 (every element of a small tensor, statistics of a large one), so the result
 can be printed, compared and drawn without torch.
+
+A tape on which ``create_graph=True`` recorded a backward holds two programs:
+the function, then its backward. Traced from a root computed from the
+recorded gradients, the forward steps run through both, and each step of the
+second says ``backward_of``: the node of the first whose backward made it.
 """
 
 from __future__ import annotations
@@ -111,7 +116,7 @@ def trace(root: Variable, grad=None) -> list[dict]:
         values = [summarize(v.value) if v is not None else None for v in node.payload.outputs()]
         steps.append(
             {"step": len(steps), "phase": "forward", "index": node.index, "op": node.op,
-             "values": values}
+             "values": values, "backward_of": node.backward_of}
         )  # fmt: skip
 
     sums: dict = {}  # the walk's own running sums, read after each step

@@ -218,16 +218,16 @@ class Variable:
 
     # Comparisons give plain boolean tensors: they have no gradient.
     def __lt__(self, other):
-        return self.value < _raw(other)
+        return self.value < tensor_of(other)
 
     def __le__(self, other):
-        return self.value <= _raw(other)
+        return self.value <= tensor_of(other)
 
     def __gt__(self, other):
-        return self.value > _raw(other)
+        return self.value > tensor_of(other)
 
     def __ge__(self, other):
-        return self.value >= _raw(other)
+        return self.value >= tensor_of(other)
 
     def argmax(self, dim=None, keepdim=False) -> torch.Tensor:
         """The index of the largest value (a plain tensor: an index has no gradient)."""
@@ -241,7 +241,13 @@ def _not_one_number(what: str, shape) -> ShapeError:
     )
 
 
-def _raw(x):
+def tensor_of(x):
+    """The plain tensor behind ``x``: a Variable's value, anything else as it is.
+
+    A backward formula that must run on tensors and on Variables (see
+    ``minigrad/higher_order.py``) takes masks and signs from it: a
+    comparison or a sign carries no gradient, so it is a constant either way.
+    """
     return x.value if isinstance(x, Variable) else x
 
 

@@ -37,3 +37,17 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if text:
         terminalreporter.write_sep("=", "OpInfo samples")
         terminalreporter.write_line(text)
+
+
+@pytest.fixture
+def torch_attention_math():
+    """torch's attention by its math backend, where torch is the oracle of derivatives.
+
+    For 4-D float inputs on the CPU torch picks its fused (flash) kernel, which has
+    neither a double backward nor forward-mode AD; the math backend computes the
+    same function with both. minigrad calls its own kernels and is not affected.
+    """
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(SDPBackend.MATH):
+        yield

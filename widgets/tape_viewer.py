@@ -318,6 +318,8 @@ class TapeViewer(StaticForm, ipw.VBox):
             if step["phase"] == "forward"
             else "the gradient that arrived at its output goes back to its inputs"
         )
+        if step.get("backward_of") is not None:  # the second program: a recorded backward
+            doing += f" (part of the recorded backward of node #{step['backward_of']})"
         self.status.value = (
             f"<b>{self._where(step)}</b>: node #{step['index']} {html.escape(step['op'])}, "
             f"{doing}{hidden}{note}"
@@ -367,6 +369,8 @@ class TapeViewer(StaticForm, ipw.VBox):
             for i in r["inputs"]
         )
         lines.append(f"inputs: {ins}")
+        if r.get("backward_of") is not None:
+            lines.append(f"recorded by create_graph, in the backward of node #{r['backward_of']}")
         saved = ", ".join(
             f"{r['saved_as'].get(k, k)} {format_shape(v)}" for k, v in r["saved"].items()
         )

@@ -16,7 +16,7 @@ the answer; the last hint tier says how to load the solution
 Reading order: ``diagnoses`` (kinds of mistakes) -> ``compare`` (what is
 wrong, where) -> ``registry`` (exercises and hints) -> ``outcomes`` (progress) ->
 ``checking`` (running a check) -> ``chain`` (a chain of gradients, checked in
-backward order) -> ``lesson01`` ... ``lesson20``.
+backward order) -> ``lesson01`` ... ``lesson20``, ``lesson21``, ``lesson22``.
 
 How to add an exercise
 ======================
@@ -166,6 +166,10 @@ from minigrad.exercises.lesson19 import (
 )
 from minigrad.exercises.lesson20 import check_master_step, check_scale_update, check_spacing
 
+# Lessons 21 and 22: forward mode and higher order.
+from minigrad.exercises.lesson21 import check_jacobian_by_jvps, check_jvp_rules
+from minigrad.exercises.lesson22 import check_hvp_by_hand, check_newton_step, rosenbrock
+
 __all__ = [
     "Check",
     "CheckResult",
@@ -255,4 +259,10 @@ __all__ = [
     "check_master_step",
     "check_scale_update",
     "check_spacing",
+    # lessons 21 and 22
+    "check_jvp_rules",
+    "check_jacobian_by_jvps",
+    "check_hvp_by_hand",
+    "check_newton_step",
+    "rosenbrock",
 ]

@@ -36,6 +36,8 @@ LESSONS = {
     18: "18_attention_transformer",
     19: "19_memory",
     20: "20_precision",
+    21: "21_forward_mode",
+    22: "22_higher_order",
 }
 
 

@@ -2,9 +2,9 @@
 
 Read in this order: arguments (the checks every op shares), arithmetic,
 elementwise, casts, reductions, activations, shape, pieces, linalg, conv,
-pooling, normalization, dropout, embedding, class_rows, losses,
-elementwise_losses; then masking, gather and attention (the pieces of a
-transformer).
+pooling, normalization, dropout, embedding, class_rows, soft_cross_entropy,
+cross_entropy_backward, losses, elementwise_losses; then masking, gather and
+attention (the pieces of a transformer).
 Each file pairs its Gate classes with the plain functions (``mg.add``,
 ``mg.relu`` ...) that run them; the functions take torch's arguments, in
 torch's order.
@@ -31,6 +31,7 @@ from minigrad.ops.conv import Conv2d, conv2d
 from minigrad.ops.elementwise import (
     Abs,
     Clamp,
+    Erf,
     Exp,
     Log,
     Maximum,
@@ -39,6 +40,7 @@ from minigrad.ops.elementwise import (
     Where,
     abs,
     clamp,
+    erf,
     exp,
     log,
     maximum,
@@ -56,7 +58,8 @@ from minigrad.ops.elementwise_losses import (
     mse_loss,
 )
 from minigrad.ops.linalg import Linear, MatMul, linear, matmul
-from minigrad.ops.losses import CrossEntropy, NLLLoss, SoftCrossEntropy, cross_entropy, nll_loss
+from minigrad.ops.losses import CrossEntropy, NLLLoss, cross_entropy, nll_loss
+from minigrad.ops.soft_cross_entropy import SoftCrossEntropy
 from minigrad.ops.normalization import BatchNorm, LayerNorm, batch_norm, layer_norm
 from minigrad.ops.pooling import AvgPool2d, MaxPool2d, avg_pool2d, max_pool2d
 from minigrad.ops.reductions import (
@@ -82,6 +85,7 @@ from minigrad.ops.shape import (
     Unsqueeze,
     expand,
     flatten,
+    movedim,
     permute,
     reshape,
     squeeze,
@@ -107,6 +111,7 @@ __all__ = [
     "Div",
     "Dropout",
     "Embedding",
+    "Erf",
     "Exp",
     "Expand",
     "GELU",
@@ -159,6 +164,7 @@ __all__ = [
     "div",
     "dropout",
     "embedding",
+    "erf",
     "exp",
     "expand",
     "flatten",
@@ -177,6 +183,7 @@ __all__ = [
     "mean",
     "min",
     "minimum",
+    "movedim",
     "mse_loss",
     "mul",
     "neg",

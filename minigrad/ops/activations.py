@@ -1,7 +1,11 @@
 """Activations and (log-)softmax.
 
 Backward formulas reuse what forward computed: sigmoid and tanh express their
-derivatives through their own output, so that is what they keep.
+derivatives through their own output, so that is what they keep. Each
+formula uses operators and tensor methods only (``y.exp()``, not
+``torch.exp(y)``), so that ``create_graph=True`` can record it on Variables;
+relu and leaky relu are linear piece by piece, so theirs is recorded as one
+node whose own backward is the ``jvp`` beside it.
 """
 
 from __future__ import annotations
@@ -28,12 +32,17 @@ class ReLU(Gate):
     several times slower on the CPU). A test proves the two equal.
     """
 
+    piecewise_linear = True
+
     def forward(self, x):
         self.out = torch.relu(x)
         return self.out
 
     def backward(self, grad_output):
         return (_threshold_backward(grad_output, self.out, 0),)
+
+    def jvp(self, t):
+        return _threshold_backward(t, self.out, 0)  # the same 0/1 mask, applied forward
 
     def reference_backward(self, grad_output):
         return (torch.where(self.out <= 0, 0.0, grad_output),)
@@ -45,6 +54,8 @@ _threshold_backward = torch.ops.aten.threshold_backward
 class LeakyReLU(Gate):
     """y = x if x > 0 else slope * x.   dy/dx = 1 if x > 0 else slope."""
 
+    piecewise_linear = True
+
     def __init__(self, negative_slope: float = 0.01):
         self.slope = negative_slope
 
@@ -54,6 +65,9 @@ class LeakyReLU(Gate):
 
     def backward(self, grad_output):
         return (torch.where(self.x > 0, grad_output, grad_output * self.slope),)
+
+    def jvp(self, t):
+        return torch.where(self.x > 0, t, t * self.slope)
 
 
 class GELU(Gate):
@@ -97,17 +111,24 @@ class GELU(Gate):
 
         Written out, it takes six kernels and as many temporaries the size of
         x (the fused one reads x and the gradient once and writes one tensor).
+        Written with tensor methods, so that it also runs on Variables
+        (``create_graph``).
         """
+        return (grad_output * self._slope(),)
+
+    def jvp(self, t):
+        return t * self._slope()
+
+    def _slope(self):
+        """dy/dx, Phi(x) + x phi(x) (or the tanh form's)."""
         x = self.x
         if self.approximate == "tanh":
             k = math.sqrt(2 / math.pi)
-            t = torch.tanh(k * (x + 0.044715 * x**3))
-            local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
-        else:
-            cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
-            pdf = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-            local = cdf + x * pdf
-        return (grad_output * local,)
+            t = (k * (x + 0.044715 * x**3)).tanh()
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
+        cdf = 0.5 * (1 + (x / math.sqrt(2)).erf())
+        pdf = (-0.5 * x * x).exp() / math.sqrt(2 * math.pi)
+        return cdf + x * pdf
 
 
 _gelu = torch.nn.functional.gelu
@@ -123,6 +144,9 @@ class Sigmoid(Gate):
 
     def backward(self, grad_output):
         return (grad_output * self.out * (1 - self.out),)
+
+    def jvp(self, t):
+        return t * self.out * (1 - self.out)
 
 
 class Tanh(Gate):
@@ -142,6 +166,9 @@ class Tanh(Gate):
 
     def reference_backward(self, grad_output):
         return (grad_output * (1 - self.out * self.out),)
+
+    def jvp(self, t):
+        return t * (1 - self.out * self.out)
 
 
 _tanh_backward = torch.ops.aten.tanh_backward
@@ -171,6 +198,10 @@ class Softmax(Gate):
         y = self.out
         return (y * (grad_output - (grad_output * y).sum(self.dim, keepdim=True)),)
 
+    def jvp(self, t):  # the Jacobian diag(y) - y y^T is symmetric: the same formula
+        y = self.out
+        return y * (t - (t * y).sum(self.dim, keepdim=True))
+
 
 _softmax_backward = torch._softmax_backward_data
 
@@ -190,7 +221,10 @@ class LogSoftmax(Gate):
         return self.out
 
     def backward(self, grad_output):
-        return (grad_output - torch.exp(self.out) * grad_output.sum(self.dim, keepdim=True),)
+        return (grad_output - self.out.exp() * grad_output.sum(self.dim, keepdim=True),)
+
+    def jvp(self, t):  # dy_i = t_i - sum_j softmax_j t_j
+        return t - (self.out.exp() * t).sum(self.dim, keepdim=True)
 
 
 def relu(input, inplace: bool = False):

@@ -4,6 +4,10 @@ Each binary gate remembers its inputs' shapes, because broadcasting may have
 stretched them: their gradients are summed back to those shapes
 (see ``broadcast.py``). Inputs can be Variables, tensors or Python numbers;
 a number gets no gradient.
+
+Each backward is written with operators and tensor methods only, which
+Variables have too, so that ``create_graph=True`` can record it; ``jvp``
+beside it is the same derivative pushed forward (see ``ops/tangents.py``).
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ import torch
 from minigrad.errors import ArgumentError, message
 from minigrad.gate import Gate
 from minigrad.ops.broadcast import BroadcastingGate, shape_of, sum_to_shape
+from minigrad.ops.tangents import total
+from minigrad.variable import Variable, tensor_of
 
 
 class Add(BroadcastingGate, Gate):
     """y = a + alpha * b (alpha = 1 unless given, as torch.add).   dy/da = 1,  dy/db = alpha."""
 
     alpha = 1
+    piecewise_linear = True  # linear, in fact
 
     def forward(self, a, b):
         self.a_shape, self.b_shape = shape_of(a), shape_of(b)
@@ -36,11 +43,15 @@ class Add(BroadcastingGate, Gate):
             sum_to_shape(grad_b, self.b_shape) if need_b else None,
         )
 
+    def jvp(self, ta, tb):
+        return total(ta, tb if tb is None or self.alpha == 1 else tb * self.alpha)
+
 
 class Sub(BroadcastingGate, Gate):
     """y = a - alpha * b (alpha = 1 unless given, as torch.sub).   dy/da = 1,  dy/db = -alpha."""
 
     alpha = 1
+    piecewise_linear = True
 
     def forward(self, a, b):
         self.a_shape, self.b_shape = shape_of(a), shape_of(b)
@@ -55,6 +66,9 @@ class Sub(BroadcastingGate, Gate):
             sum_to_shape(grad_output, self.a_shape) if need_a else None,
             sum_to_shape(grad_b, self.b_shape) if need_b else None,
         )
+
+    def jvp(self, ta, tb):
+        return total(ta, None if tb is None else tb * -self.alpha)
 
 
 class Mul(BroadcastingGate, Gate):
@@ -74,6 +88,9 @@ class Mul(BroadcastingGate, Gate):
             sum_to_shape(grad_output * self.b, self.a_shape) if need_a else None,
             sum_to_shape(grad_output * self.a, self.b_shape) if need_b else None,
         )
+
+    def jvp(self, ta, tb):
+        return total(None if ta is None else ta * self.b, None if tb is None else self.a * tb)
 
 
 class Div(BroadcastingGate, Gate):
@@ -96,16 +113,23 @@ class Div(BroadcastingGate, Gate):
 
     def backward(self, grad_output):
         need_a, need_b = self.needs_input_grad
-        if self.rounding_mode is not None:
-            zeros = torch.zeros_like(grad_output)
+        if self.rounding_mode is not None:  # a constant: zeros, whatever grad_output is
+            g = grad_output
             return (
-                sum_to_shape(zeros, self.a_shape) if need_a else None,
-                sum_to_shape(zeros, self.b_shape) if need_b else None,
+                torch.zeros(self.a_shape, dtype=g.dtype, device=g.device) if need_a else None,
+                torch.zeros(self.b_shape, dtype=g.dtype, device=g.device) if need_b else None,
             )
         grad_a = grad_output / self.b
         return (
             sum_to_shape(grad_a, self.a_shape) if need_a else None,
             sum_to_shape(-grad_a * self.out, self.b_shape) if need_b else None,
+        )
+
+    def jvp(self, ta, tb):
+        if self.rounding_mode is not None:
+            return None  # the quotient does not move
+        return total(
+            None if ta is None else ta / self.b, None if tb is None else -tb * self.out / self.b
         )
 
 
@@ -122,8 +146,13 @@ class Neg(Gate):
     def forward(self, x):
         return -x
 
+    piecewise_linear = True
+
     def backward(self, grad_output):
         return (-grad_output,)
+
+    def jvp(self, t):
+        return -t
 
 
 class Pow(BroadcastingGate, Gate):
@@ -144,23 +173,33 @@ class Pow(BroadcastingGate, Gate):
 
     def backward(self, grad_output):
         need_a, need_b = self.needs_input_grad
+        return (
+            sum_to_shape(grad_output * self._slope_a(), self.a_shape) if need_a else None,
+            sum_to_shape(grad_output * self._slope_b(), self.b_shape) if need_b else None,
+        )
+
+    def jvp(self, ta, tb):
+        return total(
+            None if ta is None else ta * self._slope_a(),
+            None if tb is None else tb * self._slope_b(),
+        )
+
+    def _slope_a(self):
+        """dy/da = b a**(b-1), and 0 where b = 0."""
         a, b = self.a, self.b
-        grad_a = grad_b = None
-        if need_a:
-            if isinstance(b, torch.Tensor):
-                local = torch.where(b == 0, 0.0, b * a ** (b - 1))
-            else:
-                local = b * a ** (b - 1) if b != 0 else torch.zeros_like(a)
-            grad_a = sum_to_shape(grad_output * local, self.a_shape)
-        if need_b:
-            if isinstance(a, torch.Tensor):
-                local = torch.where((a == 0) & (b >= 0), 0.0, self.out * torch.log(a))
-            elif a == 0:
-                local = torch.where(b >= 0, 0.0, self.out * -math.inf)
-            else:
-                local = self.out * (math.log(a) if a > 0 else math.nan)
-            grad_b = sum_to_shape(grad_output * local, self.b_shape)
-        return grad_a, grad_b
+        if isinstance(b, (torch.Tensor, Variable)):
+            return (b * a ** (b - 1)).where(tensor_of(b) != 0, 0.0)
+        return b * a ** (b - 1) if b != 0 else torch.zeros(a.shape, dtype=a.dtype, device=a.device)
+
+    def _slope_b(self):
+        """dy/db = y log(a), and 0 where a = 0 and b >= 0."""
+        a, b, out = self.a, self.b, self.out
+        if isinstance(a, (torch.Tensor, Variable)):
+            corner = (tensor_of(a) == 0) & (tensor_of(b) >= 0)
+            return (out * a.log()).where(~corner, 0.0)
+        if a == 0:
+            return (out * -math.inf).where(~(tensor_of(b) >= 0), 0.0)
+        return out * (math.log(a) if a > 0 else math.nan)
 
 
 def add(input, other, *, alpha=1):

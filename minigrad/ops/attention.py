@@ -32,6 +32,7 @@ from minigrad.errors import DTypeError, ShapeError, UnsupportedArgumentError, fo
 from minigrad.gate import Gate
 from minigrad.ops.broadcast import sum_to_shape
 from minigrad.ops.linalg import _integer_inputs
+from minigrad.ops.tangents import total
 from minigrad.variable import Variable
 
 # torch's kernel for softmax's backward, p * (dP - sum_j dP_j p_j) in one pass
@@ -56,6 +57,12 @@ class BMM(Gate):
         grad_a = grad_output @ self.b.transpose(1, 2) if need_a else None
         grad_b = self.a.transpose(1, 2) @ grad_output if need_b else None
         return grad_a, grad_b
+
+    def jvp(self, ta, tb):  # the product rule, matrix by matrix
+        return total(
+            None if ta is None else torch.bmm(ta, self.b),
+            None if tb is None else torch.bmm(self.a, tb),
+        )
 
     def explain(self, tensors, error):
         return _integer_inputs("bmm", tensors) or _bmm_shapes(*tensors)
@@ -96,6 +103,9 @@ class ScaledDotProductAttention(Gate):
         self.scale, self.causal, self.mask = scale, causal, mask
 
     def forward(self, q, k, v, added_mask=None):
+        # The inputs as given (both routes keep them): the weights are made again from
+        # them for the tangents (jvp) and for a recorded backward (create_graph).
+        self.query, self.key, self.added_mask = q, k, added_mask
         self.fused = _fusable(q, k, v, self.mask, added_mask)
         if not self.fused:
             return self.reference_forward(q, k, v, added_mask)
@@ -116,19 +126,9 @@ class ScaledDotProductAttention(Gate):
         # sqrt(scale) on each side, as torch's own math does: the same products, rounded alike
         self.q_factor, self.k_factor = _split_scale(self.scale)
         self.q, self.k, self.v = q * self.q_factor, k * self.k_factor, v
-        scores = torch.matmul(self.q, self.k.transpose(-2, -1))
-        if self.causal:
-            length, keys = scores.shape[-2], scores.shape[-1]
-            allowed = torch.ones(length, keys, dtype=torch.bool, device=q.device).tril()
-            scores = scores.masked_fill(~allowed, float("-inf"))
-        if self.mask is not None:
-            if self.mask.dtype is torch.bool:
-                scores = scores.masked_fill(~self.mask, float("-inf"))
-            else:
-                scores = scores + self.mask
+        scores = self._masked(torch.matmul(self.q, self.k.transpose(-2, -1)), added_mask)
         if added_mask is not None:
             self.mask_shape = added_mask.shape
-            scores = scores + added_mask
         self.weights = torch.softmax(scores, -1)
         return torch.matmul(self.weights, v)
 
@@ -148,6 +148,60 @@ class ScaledDotProductAttention(Gate):
         grad_mask = sum_to_shape(grad_s, self.mask_shape) if need[3] else None
         return grad_q, grad_k, grad_v, grad_mask
 
+    def weights_from(self, q, k):
+        """P = softmax(Q K^T * scale + M), from the inputs, on tensors or Variables."""
+        return self._masked((q @ k.transpose(-2, -1)) * self.scale, self.added_mask).softmax(-1)
+
+    def _masked(self, scores, added_mask):
+        """S + M: -inf where a query may not look (causal, a boolean mask), plus a float mask."""
+        if self.causal:
+            length, keys = scores.shape[-2], scores.shape[-1]
+            allowed = torch.ones(length, keys, dtype=torch.bool, device=_device(scores)).tril()
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        if self.mask is not None:
+            if self.mask.dtype is torch.bool:
+                scores = scores.masked_fill(~self.mask, float("-inf"))
+            else:
+                scores = scores + self.mask
+        return scores if added_mask is None else scores + added_mask
+
+    def recorded_backward(self, grad_output):
+        """The backward of the module docstring on Variables (``create_graph``).
+
+        P is made again from Q and K, so that how it moves with them is
+        recorded too (the fused route keeps no P, the formula's P is not an input).
+        """
+        need = self.needs_input_grad
+        q, k, v, g = self.query, self.key, self.v, grad_output
+        p = self.weights_from(q, k)
+        grad_v = sum_to_shape(p.transpose(-2, -1) @ g, v.shape) if need[2] else None
+        grad_p = g @ v.transpose(-2, -1)
+        grad_s = p * (grad_p - (grad_p * p).sum(-1, keepdim=True))
+        grad_q = sum_to_shape(grad_s @ k, q.shape) * self.scale if need[0] else None
+        grad_k = (
+            sum_to_shape(grad_s.transpose(-2, -1) @ q, k.shape) * self.scale if need[1] else None
+        )
+        if len(need) == 3:
+            return grad_q, grad_k, grad_v
+        grad_mask = sum_to_shape(grad_s, self.added_mask.shape) if need[3] else None
+        return grad_q, grad_k, grad_v, grad_mask
+
+    def jvp(self, tq, tk, tv, tmask=None):
+        """How O moves: dS = (tQ K^T + Q tK^T) * scale + tM, dP = P * (dS - sum_j P_j dS_j),
+        dO = dP V + P tV."""
+        q, k = self.query, self.key
+        p = self.weights_from(q, k)
+        moved_scores = total(
+            None if tq is None else (tq @ k.transpose(-2, -1)) * self.scale,
+            None if tk is None else (q @ tk.transpose(-2, -1)) * self.scale,
+            tmask,
+        )
+        moved = None
+        if moved_scores is not None:
+            moved_p = p * (moved_scores - (p * moved_scores).sum(-1, keepdim=True))
+            moved = moved_p @ self.v
+        return total(moved, None if tv is None else p @ tv)
+
     def explain(self, tensors, error):
         dtype_error = _integer_inputs("scaled_dot_product_attention", tensors)
         if dtype_error is not None:
@@ -162,6 +216,10 @@ class ScaledDotProductAttention(Gate):
                 "query and key share their last size D; key and value their length S",
             )
         )
+
+
+def _device(t):
+    return t.value.device if isinstance(t, Variable) else t.device
 
 
 def _split_scale(scale: float) -> tuple[float, float]:

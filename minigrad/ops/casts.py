@@ -21,6 +21,8 @@ class To(Gate):
         self.non_blocking = non_blocking
         self.memory_format = memory_format or torch.preserve_format
 
+    piecewise_linear = True
+
     def forward(self, x):
         self.source_device, self.source_dtype = x.device, x.dtype
         return x.to(
@@ -33,6 +35,9 @@ class To(Gate):
 
     def backward(self, grad_output):
         return (grad_output.to(device=self.source_device, dtype=self.source_dtype),)
+
+    def jvp(self, t):
+        return t.to(self.device, self.dtype, copy=True, memory_format=self.memory_format)
 
 
 def to(input, *args, **kwargs):

@@ -55,6 +55,15 @@ def per_row_scale(grad_output, reduction: str, total):
     return grad_output.reshape(-1, 1)  # "none": one gradient per row
 
 
+def reduce_rows(per_row, reduction: str, divisor, shape):
+    """One value per row reduced as the loss is: its mean (over ``divisor``), sum, or each
+    one in the shape of the targets (what a jvp rule does with each row's tangent)."""
+    if reduction == "none":
+        return per_row.reshape(shape)
+    summed = per_row.sum()
+    return summed / divisor if reduction == "mean" else summed
+
+
 def classes_of(shape) -> int:
     return shape[0] if len(shape) == 1 else shape[1]
 

@@ -41,6 +41,8 @@ class Dropout(Gate):
     (nimxla's option) leaves out the scaling. p = 1 drops everything (y = 0).
     """
 
+    piecewise_linear = True  # linear in x: the mask is drawn once, in forward
+
     def __init__(self, p: float = 0.5, normalize: bool = True):
         self.p, self.normalize = p, normalize
 
@@ -55,6 +57,9 @@ class Dropout(Gate):
 
     def backward(self, grad_output):
         return (grad_output * self.mask,)
+
+    def jvp(self, t):
+        return t * self.mask
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False, *, normalize=True):

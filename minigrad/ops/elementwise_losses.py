@@ -4,6 +4,10 @@ Each compares a prediction with a target of the same shape, one loss per
 element, then reduces: ``reduction="mean"`` (the default), ``"sum"``, or
 ``"none"`` for the losses themselves, as torch. An optional ``weight``
 multiplies each element's loss (broadcast to the input's shape).
+
+The backward formulas use operators and tensor methods only, on the saved
+inputs, so ``create_graph=True`` records them; each ``jvp`` is the
+gradient of each element's loss times the tangents, reduced as the loss is.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import torch.nn.functional as F  # noqa: N812
 from minigrad.errors import DTypeError, ShapeError, format_shape, message
 from minigrad.gate import Gate
 from minigrad.ops.arguments import check_reduction, constant
+from minigrad.ops.tangents import total
 
 
 def _reduce(losses: torch.Tensor, reduction: str, divisor=None) -> torch.Tensor:
@@ -39,28 +44,44 @@ class MSELoss(Gate):
         self.reduction = reduction
 
     def forward(self, a, b, weight=None):
-        self.diff = a - b
-        self.weight = weight
-        squared = self.diff * self.diff
-        self.squared = squared if self.needs_input_grad[2:3] == (True,) else None
+        self.a, self.b, self.weight = a, b, weight
+        diff = a - b
+        squared = diff * diff
         if weight is None:
-            self.divisor = self.diff.numel()
             return _reduce(squared, self.reduction)
-        self.divisor = weight.sum()
-        return _reduce(squared * weight, self.reduction, self.divisor)
+        return _reduce(squared * weight, self.reduction, weight.sum())
 
     def backward(self, grad_output):
         need = self.needs_input_grad
-        scale = _scale(grad_output, self.reduction, self.divisor)
-        grad = 2 * self.diff * scale
+        diff, divisor = self.a - self.b, self._divisor()
+        scale = _scale(grad_output, self.reduction, divisor)
+        grad = 2 * diff * scale
         if self.weight is not None:
             grad = grad * self.weight
         grad_w = None
         if len(need) > 2 and need[2]:
-            grad_w = self.squared * scale
+            squared = diff * diff
+            grad_w = squared * scale
             if self.reduction == "mean":  # the weights are in the divisor too
-                grad_w = grad_w - (self.squared * self.weight).sum() * scale / self.divisor
+                grad_w = grad_w - (squared * self.weight).sum() * scale / divisor
         return (grad if need[0] else None, -grad if need[1] else None, grad_w)[: len(need)]
+
+    def jvp(self, ta, tb, tw=None):
+        diff, w = self.a - self.b, self.weight
+        moved_diff = total(ta, None if tb is None else -tb)
+        each = None if moved_diff is None else 2 * diff * moved_diff
+        if w is not None:
+            each = total(
+                None if each is None else each * w, None if tw is None else diff * diff * tw
+            )
+        if self.reduction != "mean" or w is None or tw is None:
+            return _reduce(each, self.reduction, None if w is None else self._divisor())
+        loss = (diff * diff * w).sum() / self._divisor()  # d(S / W) = (dS - loss dW) / W
+        return ((each.sum() - loss * tw.sum()) / self._divisor()).reshape(())
+
+    def _divisor(self):
+        """D: the number of elements, or sum(w) with a weight (as torch)."""
+        return self.a.numel() if self.weight is None else self.weight.sum()
 
 
 class BCEWithLogits(Gate):
@@ -75,6 +96,8 @@ class BCEWithLogits(Gate):
     As in torch, ``weight`` and ``pos_weight`` are constants: no gradient.
     """
 
+    constants = ("weight", "pos_weight")
+
     def __init__(self, weight=None, pos_weight=None, reduction: str = "mean"):
         self.weight, self.pos_weight, self.reduction = weight, pos_weight, reduction
 
@@ -87,17 +110,38 @@ class BCEWithLogits(Gate):
 
     def backward(self, grad_output):
         need_z, need_y = self.needs_input_grad
-        z, y, w, p = self.logits, self.target, self.weight, self.pos_weight
-        scale = _scale(grad_output, self.reduction, z.numel())
-        if w is not None:
-            scale = w * scale
-        grad_z = grad_y = None
-        if need_z:
-            sig = torch.sigmoid(z)
-            grad_z = (sig - y if p is None else sig * (1 - y + p * y) - p * y) * scale
-        if need_y:
-            grad_y = (-z if p is None else p * F.softplus(-z) - F.softplus(z)) * scale
-        return grad_z, grad_y
+        scale = _scale(grad_output, self.reduction, self.logits.numel())
+        if self.weight is not None:
+            scale = self.weight * scale
+        return (
+            self._slope_z() * scale if need_z else None,
+            self._slope_y() * scale if need_y else None,
+        )
+
+    def jvp(self, tz, ty):
+        each = total(
+            None if tz is None else self._slope_z() * tz,
+            None if ty is None else self._slope_y() * ty,
+        )
+        if self.weight is not None:
+            each = each * self.weight
+        return _reduce(each, self.reduction)
+
+    def _slope_z(self):
+        """dL/dz per element, without w: sigmoid(z) (1 - y + p y) - p y."""
+        z, y, p = self.logits, self.target, self.pos_weight
+        sig = z.sigmoid()
+        return sig - y if p is None else sig * (1 - y + p * y) - p * y
+
+    def _slope_y(self):
+        """dL/dy per element, without w: p softplus(-z) - softplus(z), which is -z for p = 1."""
+        z, p = self.logits, self.pos_weight
+        return -z if p is None else p * _softplus(-z) - _softplus(z)
+
+
+def _softplus(z):
+    """log(1 + e^z), written so that it never overflows: max(z, 0) + log(1 + e^-|z|)."""
+    return z.relu() + (1 + (-z.abs()).exp()).log()
 
 
 def _check_same_shape(op: str, input, target, names=("prediction", "target")) -> None:

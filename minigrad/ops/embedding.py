@@ -26,6 +26,8 @@ class Embedding(Gate):
     the two equal.
     """
 
+    piecewise_linear = True  # linear in the weight
+
     def __init__(self, indices: torch.Tensor, padding_idx=None, scale_grad_by_freq=False):
         self.indices = indices
         self.padding_idx, self.scale_grad_by_freq = padding_idx, scale_grad_by_freq
@@ -52,6 +54,24 @@ class Embedding(Gate):
         if self.padding_idx is not None:
             grad[self.padding_idx] = 0
         return (grad,)
+
+    def jvp(self, t):
+        return t[self.indices]
+
+    def backward_transpose(self, t):
+        """The map whose transpose backward is: the rows read, as jvp, but with the padding
+        row zeroed and each row divided by its count first, as backward does to them.
+
+        (Where backward is the true gradient this is jvp itself; here padding_idx and
+        scale_grad_by_freq change the gradient by convention. torch's double backward
+        zeroes the padding row too, but leaves out the counts.)
+        """
+        if self.scale_grad_by_freq:
+            counts = torch.bincount(self.indices.reshape(-1), minlength=self.weight_shape[0])
+            t = t / counts.clamp(min=1).unsqueeze(1).to(t.dtype)
+        if self.padding_idx is not None:
+            t = t.index_fill(0, torch.tensor([self.padding_idx], device=t.device), 0.0)
+        return t[self.indices]
 
 
 _embedding_backward = torch.ops.aten.embedding_dense_backward

@@ -29,7 +29,10 @@ class Gather(Gate):
     """y[i][j] = x[index[i][j]][j] for dim 0, x[i][index[i][j]] for dim 1, and so on.
 
     dL/dx = zeros shaped like x, scatter-added with G at the positions ``index`` names.
+    Linear in x: its tangent is gathered the same way.
     """
+
+    piecewise_linear = True
 
     def __init__(self, dim: int, index: torch.Tensor):
         self.dim, self.index = dim, index
@@ -42,6 +45,9 @@ class Gather(Gate):
         zeros = grad_output.new_zeros(self.in_shape)
         return (zeros.scatter_add(self.dim, self.index.long(), grad_output),)
 
+    def jvp(self, t):
+        return torch.gather(t, self.dim, self.index)
+
     def explain(self, tensors, error):
         return _explain_index("gather", tensors[0], self.dim, self.index, error)
 
@@ -50,7 +56,10 @@ class IndexSelect(Gate):
     """y = the slices x[..., index[k], ...] along ``dim``, in the order of ``index``.
 
     dL/dx = zeros shaped like x, with slice k of G added back at slice index[k].
+    Linear in x: its tangent is selected the same way.
     """
+
+    piecewise_linear = True
 
     def __init__(self, dim: int, index: torch.Tensor):
         self.dim, self.index = dim, index
@@ -62,6 +71,9 @@ class IndexSelect(Gate):
     def backward(self, grad_output):
         zeros = grad_output.new_zeros(self.in_shape)
         return (zeros.index_add(self.dim, self.index, grad_output),)
+
+    def jvp(self, t):
+        return torch.index_select(t, self.dim, self.index)
 
     def explain(self, tensors, error):
         return _explain_index("index_select", tensors[0], self.dim, self.index, error)

@@ -7,7 +7,10 @@ For Y = A @ B with dL/dY = G, the shapes decide the formulas:
     dL/dB = A^T @ G   (k, n) @ (n, m) -> (k, m)
 
 Batch dimensions are broadcast like any element-wise op, so their gradients
-are summed back to each input's shape.
+are summed back to each input's shape. The formulas use ``@``, ``.transpose``
+and ``.reshape`` only, which Variables have too: with ``create_graph=True``
+they are recorded as they run. A product is linear in each factor, so its
+``jvp`` is dA @ B + A @ dB.
 """
 
 from __future__ import annotations
@@ -15,14 +18,19 @@ from __future__ import annotations
 import torch
 
 from minigrad.errors import DTypeError, ShapeError, format_shape, message
-from minigrad.gate import Gate
+from minigrad.gate import Gate, apply_gate
 from minigrad.ops.broadcast import sum_to_shape
+from minigrad.ops.tangents import total
 
 
 class MatMul(Gate):
     """Y = A @ B, as torch.matmul (1-D, 2-D and batched inputs).
 
     dL/dA = G @ B^T,  dL/dB = A^T @ G (summed over broadcast batch dimensions).
+
+    :meth:`reference_backward` is that formula for every shape, written with
+    operations Variables share (``create_graph`` records it); ``backward``
+    takes torch's ``mm`` straight for two matrices, the usual case.
     """
 
     def forward(self, a, b):
@@ -34,6 +42,11 @@ class MatMul(Gate):
         a, b, g = self.a, self.b, grad_output
         if a.ndim == 2 and b.ndim == 2:  # two matrices, the usual case: nothing to sum back
             return (g.mm(b.t()) if need_a else None, a.t().mm(g) if need_b else None)
+        return self.reference_backward(grad_output)
+
+    def reference_backward(self, grad_output):
+        need_a, need_b = self.needs_input_grad
+        a, b, g = self.a, self.b, grad_output
         # A vector is a matrix with one row (a) or one column (b); the
         # output lost that dimension, so the gradient gets it back.
         a2 = a.unsqueeze(0) if a.ndim == 1 else a
@@ -48,6 +61,12 @@ class MatMul(Gate):
         if need_b:
             grad_b = sum_to_shape(a2.transpose(-1, -2) @ g, b2.shape).reshape(b.shape)
         return grad_a, grad_b
+
+    def jvp(self, ta, tb):
+        return total(
+            None if ta is None else torch.matmul(ta, self.b),
+            None if tb is None else torch.matmul(self.a, tb),
+        )
 
     def explain(self, tensors, error):
         a, b = tensors
@@ -99,18 +118,28 @@ class Linear(Gate):
         return torch.nn.functional.linear(x, weight, bias)
 
     def backward(self, grad_output):
-        need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
-        need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
-        g = grad_output
-        grad_x = g @ self.weight if need_x else None
-        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        grad_w = grad_b = None
-        if need_w:
-            x2 = self.x.reshape(-1, self.x.shape[-1]) if self.x.ndim != 2 else self.x
-            grad_w = g2.t() @ x2
-        if need_b:
-            grad_b = g2.sum(0)
-        return (grad_x, grad_w, grad_b) if len(self.needs_input_grad) > 2 else (grad_x, grad_w)
+        grads = _linear_grads(self.needs_input_grad, grad_output, self.x, self.weight)
+        return grads if len(self.needs_input_grad) > 2 else grads[:2]
+
+    def recorded_backward(self, grad_output):
+        """backward as one node, LinearBackward, whose own backward is known in closed
+        form (what create_graph records: one node where the formula would make four)."""
+        needs = self.needs_input_grad
+        gate = LinearBackward(needs)
+        sent = apply_gate(gate, grad_output, self.x, self.weight)
+        sent = sent if isinstance(sent, tuple) else (sent,)
+        grads = [None] * len(needs)
+        for position, g in zip(gate.positions, sent):
+            grads[position] = g
+        return tuple(grads)
+
+    def jvp(self, tx, tw, tb=None):
+        linear = torch.nn.functional.linear
+        return total(
+            None if tx is None else linear(tx, self.weight),
+            None if tw is None else linear(self.x, tw),
+            tb,
+        )
 
     def explain(self, tensors, error):
         x, weight = tensors[0], tensors[1]
@@ -136,6 +165,82 @@ class Linear(Gate):
                 "check the bias: it has one value per output feature",
             )
         )
+
+
+class LinearBackward(Gate):
+    """(dL/dx, dL/dW, dL/db) = (G W, G^T x, sum of G over the batch): Linear's backward.
+
+    It is linear in G and in (x, W), so its own backward is known: with A, B,
+    c the gradients arriving at its three outputs,
+
+        d/dG = A W^T + x B^T + c   (Linear's jvp, with A, B, c as tangents)
+        d/dx = G B,   d/dW = G^T A.
+
+    Only the gradients the Linear needs (``needs``) are outputs.
+    """
+
+    def __init__(self, needs: tuple):
+        self.needs = tuple(needs) + (False,) * (3 - len(needs))
+
+    def forward(self, g, x, weight):
+        self.g, self.x, self.weight = g, x, weight
+        grads = _linear_grads(self.needs, g, x, weight)
+        self.positions = tuple(i for i, t in enumerate(grads) if t is not None)
+        picked = tuple(grads[i] for i in self.positions)
+        return picked[0] if len(picked) == 1 else picked
+
+    def backward(self, grad_output):
+        arriving = dict(
+            zip(self.positions, grad_output if len(self.positions) > 1 else (grad_output,))
+        )
+        a, b, c = arriving.get(0), arriving.get(1), arriving.get(2)
+        need_g, need_x, need_w = self.needs_input_grad
+        g, x, weight = self.g, self.x, self.weight
+        grad_g = grad_x = grad_w = None
+        if need_g:
+            grad_g = total(
+                None if a is None else _linear(a, weight),
+                None if b is None else _linear(x, b),
+                None if c is None else c.expand(g.shape),
+            )
+        if need_x and b is not None:
+            grad_x = g @ b
+        if need_w and a is not None:
+            grad_w = _rows(g).t() @ _rows(a)
+        return grad_g, grad_x, grad_w
+
+    def jvp(self, tg, tx, tw):
+        need_x, need_w, need_b = self.needs
+        moved_by_g = (
+            (None,) * 3 if tg is None else _linear_grads(self.needs, tg, self.x, self.weight)
+        )
+        moved_by_xw = _linear_grads(
+            (need_x and tw is not None, need_w and tx is not None, False), self.g, tx, tw
+        )
+        moved = [total(a, b) for a, b in zip(moved_by_g, moved_by_xw)]
+        picked = tuple(moved[i] for i in self.positions)
+        return picked[0] if len(picked) == 1 else picked
+
+
+def _linear_grads(needs, g, x, weight) -> tuple:
+    """(G W, G^T x, sum of G) of y = x W^T + b, each only where ``needs`` asks (else None)."""
+    need_x, need_w = needs[0], needs[1]
+    need_b = len(needs) > 2 and needs[2]
+    grad_x = g @ weight if need_x else None
+    g2 = _rows(g)
+    grad_w = _rows(g2).t() @ _rows(x) if need_w else None
+    grad_b = g2.sum(0) if need_b else None
+    return grad_x, grad_w, grad_b
+
+
+def _rows(t):
+    """(..., k) as (n, k): the batch dimensions flattened."""
+    return t.reshape(-1, t.shape[-1]) if t.ndim != 2 else t
+
+
+def _linear(x, weight):
+    """x W^T, on tensors or (recorded) on Variables."""
+    return apply_gate(Linear(), x, weight)
 
 
 def _integer_inputs(op: str, tensors) -> DTypeError | None:

@@ -16,16 +16,22 @@ flattened, (M, C) with M = N * d1 * ..., against M targets. With
 targets (same shape as the scores) cross_entropy is
 L_i = -sum_c w_c t_ic z_ic with t smoothed to t (1 - eps) + eps / C, and
 "mean" divides by M.
+
+nll_loss is linear in its input, so with ``create_graph=True`` its backward
+is recorded as one node whose backward is its ``jvp``. cross_entropy keeps a
+fast ``backward`` (torch's fused kernels) beside ``reference_backward``, the
+formula in its docstring written with operations Variables share: that one is
+recorded. The ``jvp`` of a loss is each row's gradient dotted with the
+tangent, reduced as the loss is.
 """
 
 from __future__ import annotations
 
 import torch
 
-from minigrad.gate import Gate
+from minigrad.gate import Gate, apply_gate
 from minigrad.ops.arguments import check_reduction, constant
 from minigrad.ops.class_rows import (
-    batch_shape,
     check_weight,
     class_targets,
     classes_of,
@@ -33,9 +39,12 @@ from minigrad.ops.class_rows import (
     flat,
     minus_one,
     per_row_scale,
+    reduce_rows,
     rows_of,
     unrows,
 )
+from minigrad.ops.cross_entropy_backward import CrossEntropyBackward
+from minigrad.ops.soft_cross_entropy import SoftCrossEntropy
 from minigrad.variable import Variable
 
 _REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}  # torch's numbering in its loss kernels
@@ -50,6 +59,8 @@ class NLLLoss(Gate):
 
     dL_i/dx_ic = -v_i w_{y_i} when c == y_i, else 0.
     """
+
+    piecewise_linear = True  # linear in the log-probabilities
 
     def __init__(self, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
         self.target, self.weight = target, weight
@@ -76,6 +87,16 @@ class NLLLoss(Gate):
         rows = grad_output.new_zeros((targets.shape[0], classes_of(self.shape)))
         return (unrows(rows.scatter_(1, safe, values), self.shape),)
 
+    def jvp(self, t):
+        targets = self.target.reshape(-1, 1)
+        valid = targets != self.ignore_index
+        safe = targets.masked_fill(~valid, 0)
+        weights = valid.to(t.dtype)
+        if self.weight is not None:
+            weights = weights * self.weight[safe]
+        per_row = -(weights * rows_of(t).gather(1, safe)).reshape(-1)
+        return reduce_rows(per_row, self.reduction, self.total, self.target.shape)
+
     def explain(self, tensors, error):
         return explain_targets("nll_loss", tensors[0], self.target, self.ignore_index, error)
 
@@ -94,6 +115,11 @@ class CrossEntropy(Gate):
     both equal to the reference.
     """
 
+    # Class weights and the total weight of the targets do not depend on the scores;
+    # log_probs does, but only the values of it are read under create_graph (by the
+    # recorded node's forward): its derivatives come from the logits (recorded_backward).
+    constants = ("weight", "total", "log_probs")
+
     def __init__(
         self,
         target,
@@ -110,6 +136,7 @@ class CrossEntropy(Gate):
 
     def forward(self, logits):
         self.shape = logits.shape
+        self.logits = logits  # for reference_backward
         self.log_probs = torch.log_softmax(rows_of(logits), 1)
         enum = _REDUCTION_ENUM[self.reduction]
         out, self.total = _nll_forward(
@@ -164,6 +191,10 @@ class CrossEntropy(Gate):
         rows = self.log_probs.shape[0]
         return self.plain and rows >= 64 and self.log_probs.is_cpu
 
+    def every_row_counts(self) -> bool:
+        """No row is ignored: then with no weights each row's G is exactly one-hot."""
+        return bool((self.target != self.ignore_index).all())
+
     def _smoothing_grad(self, grad_output):
         """(eps / C) v_i w_c times each row's share of the output gradient."""
         classes = self.log_probs.shape[1]
@@ -173,62 +204,47 @@ class CrossEntropy(Gate):
         return weights * scale * (self.label_smoothing / classes)
 
     def reference_backward(self, grad_output):
-        """The readable form of ``backward``: the formula in the class docstring."""
+        """The readable form of ``backward``: the formula in the class docstring.
+
+        Written on the logits (a Variable under create_graph), so it is recorded.
+        """
+        g, valid = self._targets(grad_output.dtype)
+        softmax = rows_of(self.logits).softmax(1)
+        scale = per_row_scale(grad_output, self.reduction, self.total)
+        grad = (softmax * g.sum(1, keepdim=True) - g) * scale
+        return (unrows(grad.where(valid, 0.0), self.shape),)
+
+    def recorded_backward(self, grad_output):
+        """backward as one node, CrossEntropyBackward, whose own backward is written out
+        (what create_graph records: one node where the formula would make five)."""
+        return (apply_gate(CrossEntropyBackward(self), grad_output, self.logits),)
+
+    def jvp(self, t):
+        g, _ = self._targets(t.dtype)
+        slope = self.log_probs.exp() * g.sum(1, keepdim=True) - g  # each row's dL_i/dx_i
+        per_row = (slope * rows_of(t)).sum(1)
+        return reduce_rows(per_row, self.reduction, self.total, self.target.shape)
+
+    def _targets(self, dtype) -> tuple:
+        """g, the (M, C) weights of -z in each row's loss, and which rows count (M, 1):
+        g_ic = (1 - eps) v_i w_{y_i} [c == y_i] + (eps / C) v_i w_c. Constants."""
         eps = self.label_smoothing
         targets = self.target.reshape(-1, 1)
         valid = targets != self.ignore_index
         safe = targets.masked_fill(~valid, 0)
-        class_weight = valid.to(grad_output.dtype)
+        class_weight = valid.to(dtype)
         if self.weight is not None:
             class_weight = class_weight * self.weight[safe]
-        g = torch.zeros_like(self.log_probs).scatter_(1, safe, (1 - eps) * class_weight)
+        rows = (targets.shape[0], classes_of(self.shape))
+        g = torch.zeros(rows, dtype=dtype, device=targets.device)
+        g.scatter_(1, safe, (1 - eps) * class_weight)
         if eps:
             smooth = valid.to(g.dtype) if self.weight is None else valid * self.weight
             g = g + (eps / g.shape[1]) * smooth
-        softmax = self.log_probs.exp()
-        scale = per_row_scale(grad_output, self.reduction, self.total)
-        grad = (softmax * g.sum(1, keepdim=True) - g) * scale
-        return (unrows(grad.masked_fill_(~valid, 0), self.shape),)
+        return g, valid
 
     def explain(self, tensors, error):
         return explain_targets("cross_entropy", tensors[0], self.target, self.ignore_index, error)
-
-
-class SoftCrossEntropy(Gate):
-    """Cross-entropy against class probabilities t (same shape as the scores).
-
-    L_i = -sum_c w_c t'_ic z_ic, t' = t (1 - eps) + eps / C, z = log_softmax(x).
-    dL_i/dx_i = softmax(x_i) sum_c w_c t'_ic - w t'_i,   dL_i/dt_ic = -(1 - eps) w_c z_ic.
-    """
-
-    def __init__(self, weight=None, reduction: str = "mean", label_smoothing: float = 0.0):
-        self.weight, self.reduction, self.label_smoothing = weight, reduction, label_smoothing
-
-    def forward(self, logits, target):
-        self.shape = logits.shape
-        self.log_probs = torch.log_softmax(rows_of(logits), 1)
-        eps, classes = self.label_smoothing, self.log_probs.shape[1]
-        self.target = rows_of(target) * (1 - eps) + eps / classes if eps else rows_of(target)
-        self.weighted = self.target if self.weight is None else self.target * self.weight
-        losses = -(self.log_probs * self.weighted).sum(1)
-        self.rows = losses.shape[0]
-        if self.reduction == "none":
-            return losses.reshape(batch_shape(self.shape))
-        total = losses.sum()
-        return total / self.rows if self.reduction == "mean" else total
-
-    def backward(self, grad_output):
-        need_x, need_t = self.needs_input_grad
-        scale = per_row_scale(grad_output, self.reduction, self.rows)
-        grad_x = grad_t = None
-        if need_x:
-            softmax = self.log_probs.exp()
-            grad_x = (softmax * self.weighted.sum(1, keepdim=True) - self.weighted) * scale
-            grad_x = unrows(grad_x, self.shape)
-        if need_t:
-            z = self.log_probs if self.weight is None else self.log_probs * self.weight
-            grad_t = unrows(-(1 - self.label_smoothing) * z * scale, self.shape)
-        return grad_x, grad_t
 
 
 def cross_entropy(

@@ -14,6 +14,7 @@ import torch
 from minigrad.errors import ArgumentError, DTypeError, format_shape, message
 from minigrad.gate import Gate
 from minigrad.ops.broadcast import BroadcastingGate, sum_to_shape
+from minigrad.ops.tangents import total
 from minigrad.variable import Variable
 
 
@@ -29,7 +30,9 @@ class MaskedFill(BroadcastingGate, Gate):
 
     def forward(self, x, value):
         self.x_shape = x.shape
-        return torch.masked_fill(x, self.mask, value)
+        out = torch.masked_fill(x, self.mask, value)
+        self.out_shape = out.shape
+        return out
 
     def backward(self, grad_output):
         need_x = self.needs_input_grad[0]
@@ -40,6 +43,14 @@ class MaskedFill(BroadcastingGate, Gate):
         if need_value:
             grad_value = grad_output.masked_fill(~self.mask, 0.0).sum()
         return grad_x, grad_value
+
+    def jvp(self, tx, tvalue=None):
+        """x's tangent where the mask is False, the value's where it is True."""
+        moved = None if tx is None else tx.masked_fill(self.mask, 0.0).expand(self.out_shape)
+        if tvalue is not None:
+            filled = torch.zeros(self.out_shape, dtype=tvalue.dtype, device=tvalue.device)
+            moved = total(moved, filled.masked_fill(self.mask, 1.0) * tvalue)
+        return moved
 
 
 class Tril(Gate):
@@ -62,6 +73,9 @@ class Tril(Gate):
     def backward(self, grad_output):
         keep = grad_output.triu if self.upper else grad_output.tril
         return (keep(self.diagonal),)
+
+    def jvp(self, t):  # linear: the same triangle of the tangent
+        return t.triu(self.diagonal) if self.upper else t.tril(self.diagonal)
 
 
 def masked_fill(input, mask, value):

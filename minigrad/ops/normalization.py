@@ -10,6 +10,12 @@ computed over N elements, y = w * x_hat + b and dL/dy = G:
 The sums run over the normalised elements (the batch for batch norm, the
 features for layer norm). Each x_i moves the mean and the variance too, which
 is where the two subtracted sums come from.
+
+The Jacobian of x -> x_hat is symmetric, so the same formula with a tangent
+in place of dL/dx_hat is the forward-mode derivative (``jvp``). Forward keeps
+the input x and the (small) statistics; backward rebuilds x_hat from them.
+With ``create_graph=True``, ``reference_backward`` computes the statistics
+again from x, on Variables, so that how they move with x is recorded too.
 """
 
 from __future__ import annotations
@@ -25,12 +31,53 @@ from minigrad.errors import (
     message,
 )
 from minigrad.gate import Gate
+from minigrad.ops.tangents import total
 
 
 def _normalized_backward(g_hat, x_hat, inv_std, dims, count):
     mean_g = g_hat.sum(dims, keepdim=True) / count
     mean_gx = (g_hat * x_hat).sum(dims, keepdim=True) / count
     return inv_std * (g_hat - mean_g - x_hat * mean_gx)
+
+
+def _statistics(x, dims, eps):
+    """mean and 1 / sqrt(var + eps) over ``dims`` (kept), with operations Variables share."""
+    mean = x.mean(dims, keepdim=True)
+    centred = x - mean
+    var = (centred * centred).mean(dims, keepdim=True)
+    return mean, (var + eps) ** -0.5
+
+
+def _affine_grads(self, grad_output, x_hat, inv_std, lead):
+    """(dL/dx, dL/dw, dL/db) of y = w * x_hat + b, summing dL/dw and dL/db over ``lead``."""
+    need = self.needs_input_grad
+    g_hat = grad_output if self.weight is None else grad_output * self._weight()
+    grad_x = None
+    if need[0]:
+        if self.normalizes:
+            grad_x = _normalized_backward(g_hat, x_hat, inv_std, self.dims, self.count)
+        else:  # evaluation: the statistics are constants, y is affine in x
+            grad_x = g_hat * inv_std
+    grad_w = _sum_over(grad_output * x_hat, lead) if len(need) > 1 and need[1] else None
+    grad_b = _sum_over(grad_output, lead) if len(need) > 2 and need[2] else None
+    return (grad_x, grad_w, grad_b)[: len(need)]
+
+
+def _affine_jvp(self, tx, tw, tb, x_hat, inv_std):
+    """How y = w * x_hat + b moves: w * (J tx) + tw * x_hat + tb."""
+    moved = None
+    if tx is not None:
+        if self.normalizes:
+            moved = _normalized_backward(tx, x_hat, inv_std, self.dims, self.count)
+        else:
+            moved = tx * inv_std
+        if self.weight is not None:
+            moved = moved * self._weight()
+    if tw is not None:
+        moved = total(moved, self._param(tw) * x_hat)
+    if tb is not None:
+        moved = total(moved, self._param(tb))
+    return moved
 
 
 def _sum_over(t: torch.Tensor, dims: tuple) -> torch.Tensor:
@@ -65,11 +112,18 @@ class BatchNorm(Gate):
         self.running_mean, self.running_var = running_mean, running_var
         self.training, self.momentum, self.eps = training, momentum, eps
 
+    constants = ("running_mean", "running_var")  # buffers, not functions of this input
+
     def saved_tensors(self):
         saved = super().saved_tensors()
         saved.pop("running_mean", None)
         saved.pop("running_var", None)
         return saved
+
+    @property
+    def normalizes(self) -> bool:
+        """True in training: the statistics are the batch's own, so they move with x."""
+        return self.training
 
     def forward(self, x, weight=None, bias=None):
         self.empty = x.ndim < 2  # torch passes a 1-D input with no elements through
@@ -78,6 +132,7 @@ class BatchNorm(Gate):
         self.x, self.weight = x, weight
         self.dims = (0,) + tuple(range(2, x.ndim))
         self.param_shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+        self.count = x.numel() // x.shape[1]
         self.native = self.training and _one_dtype(x, weight, bias, self.running_mean)
         if not self.native:
             return self.reference_forward(x, weight, bias)
@@ -108,7 +163,7 @@ class BatchNorm(Gate):
         if self.empty:
             return (grad_output, None, None)[: len(need)]
         if not self.native:
-            return self.reference_backward(grad_output)
+            return _affine_grads(self, grad_output, *self._x_hat_and_inv_std(), self.dims)
         mask = [need[0], len(need) > 1 and need[1], len(need) > 2 and need[2]]
         grads = _native_batch_norm_backward(
             grad_output, self.x, self.weight, self.running_mean, self.running_var,
@@ -117,20 +172,38 @@ class BatchNorm(Gate):
         return tuple(grads)[: len(need)]
 
     def reference_backward(self, grad_output):
-        need, shape = self.needs_input_grad, self.param_shape
-        inv_std = self.inv_std.reshape(shape)
-        x_hat = (self.x - self.mean.reshape(shape)) * inv_std
-        g_hat = grad_output if self.weight is None else grad_output * self.weight.reshape(shape)
-        grad_x = None
-        if need[0]:
-            if self.training:
-                count = self.x.numel() // self.x.shape[1]
-                grad_x = _normalized_backward(g_hat, x_hat, inv_std, self.dims, count)
-            else:
-                grad_x = g_hat * inv_std
-        grad_w = (grad_output * x_hat).sum(self.dims) if len(need) > 1 and need[1] else None
-        grad_b = grad_output.sum(self.dims) if len(need) > 2 and need[2] else None
-        return (grad_x, grad_w, grad_b)[: len(need)]
+        """The formula, with the batch statistics computed again from x.
+
+        Written with operations Variables share, so that ``create_graph``
+        records how the statistics move with x too.
+        """
+        if self.empty:
+            return (grad_output, None, None)[: len(self.needs_input_grad)]
+        mean, inv_std = self._statistics()
+        x_hat = (self.x - mean) * inv_std
+        return _affine_grads(self, grad_output, x_hat, inv_std, self.dims)
+
+    def jvp(self, tx, tw=None, tb=None):
+        if self.empty:
+            return tx
+        return _affine_jvp(self, tx, tw, tb, *self._x_hat_and_inv_std())
+
+    def _x_hat_and_inv_std(self):
+        """x_hat and 1/sqrt(var + eps) (per channel, shaped to broadcast), as forward saved."""
+        inv_std = self.inv_std.reshape(self.param_shape)
+        return (self.x - self.mean.reshape(self.param_shape)) * inv_std, inv_std
+
+    def _statistics(self):
+        if self.training:
+            return _statistics(self.x, self.dims, self.eps)
+        var = self.running_var.reshape(self.param_shape)  # evaluation: constants
+        return self.running_mean.reshape(self.param_shape), (var + self.eps) ** -0.5
+
+    def _weight(self):
+        return self.weight.reshape(self.param_shape)
+
+    def _param(self, t):
+        return t.reshape(self.param_shape)
 
 
 class LayerNorm(Gate):
@@ -142,6 +215,8 @@ class LayerNorm(Gate):
     equal. Either forward saves x, and per sample the mean and 1/sqrt(var + eps).
     """
 
+    normalizes = True
+
     def __init__(self, normalized_shape, eps: float = 1e-5):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
@@ -149,6 +224,7 @@ class LayerNorm(Gate):
     def forward(self, x, weight=None, bias=None):
         k = len(self.normalized_shape)
         self.dims = tuple(range(x.ndim - k, x.ndim))
+        self.count = math.prod(self.normalized_shape)
         self.x, self.weight, self.bias = x, weight, bias
         self.native = _one_dtype(x, weight, bias, None)
         if not self.native:
@@ -168,7 +244,8 @@ class LayerNorm(Gate):
     def backward(self, grad_output):
         need = self.needs_input_grad
         if not self.native:
-            return self.reference_backward(grad_output)
+            x_hat = (self.x - self.mean) * self.inv_std
+            return _affine_grads(self, grad_output, x_hat, self.inv_std, self._lead())
         mask = [need[0], len(need) > 1 and need[1], len(need) > 2 and need[2]]
         grads = _native_layer_norm_backward(
             grad_output, self.x, self.normalized_shape, self.mean, self.inv_std,
@@ -177,19 +254,26 @@ class LayerNorm(Gate):
         return tuple(grads)[: len(need)]
 
     def reference_backward(self, grad_output):
-        need = self.needs_input_grad
+        """The formula, with mean and variance computed again from x (``create_graph``
+        records how they move with x too)."""
+        mean, inv_std = _statistics(self.x, self.dims, self.eps)
+        x_hat = (self.x - mean) * inv_std
+        return _affine_grads(self, grad_output, x_hat, inv_std, self._lead())
+
+    def jvp(self, tx, tw=None, tb=None):
         x_hat = (self.x - self.mean) * self.inv_std
-        g_hat = grad_output if self.weight is None else grad_output * self.weight
-        # The batch dimensions, in front of the normalised ones; none when
-        # layer_norm normalises the whole tensor.
-        lead = tuple(range(grad_output.ndim - len(self.dims)))
-        count = math.prod(self.normalized_shape)
-        grad_x = (
-            _normalized_backward(g_hat, x_hat, self.inv_std, self.dims, count) if need[0] else None
-        )
-        grad_w = _sum_over(grad_output * x_hat, lead) if len(need) > 1 and need[1] else None
-        grad_b = _sum_over(grad_output, lead) if len(need) > 2 and need[2] else None
-        return (grad_x, grad_w, grad_b)[: len(need)]
+        return _affine_jvp(self, tx, tw, tb, x_hat, self.inv_std)
+
+    def _lead(self) -> tuple:
+        """The batch dimensions, in front of the normalised ones (none when layer_norm
+        normalises the whole tensor): dL/dw and dL/db sum over them."""
+        return tuple(range(self.x.ndim - len(self.dims)))
+
+    def _weight(self):
+        return self.weight
+
+    def _param(self, t):
+        return t
 
 
 _native_batch_norm = torch.ops.aten.native_batch_norm

@@ -1,7 +1,9 @@
 """Taking a tensor apart and putting tensors together: indexing, cat, stack, split, chunk.
 
 Like the shape ops, none of these changes a value. Each backward puts the
-gradient of every piece back where that piece came from.
+gradient of every piece back where that piece came from. All are linear: a
+``jvp`` cuts or joins the tangents as forward cut or joined the values, and
+with ``create_graph=True`` a backward is recorded as one node.
 """
 
 from __future__ import annotations
@@ -27,12 +29,17 @@ class Index(Gate):
     test proves the two equal.
     """
 
+    piecewise_linear = True
+
     def __init__(self, key):
         self.key = key
 
     def forward(self, x):
         self.in_shape = x.shape
         return x[self.key]
+
+    def jvp(self, t):
+        return t[self.key]
 
     def explain(self, tensors, error):
         shape = format_shape(tensors[0].shape)
@@ -96,12 +103,18 @@ class Cat(Gate):
     inputs' shapes (an old convention for "nothing to add"); its gradient is empty.
     """
 
+    piecewise_linear = True
+
     def __init__(self, dim: int = 0):
         self.dim = dim
 
     def forward(self, *tensors):
         self.sizes = [None if _skipped(t) else t.shape[self.dim] for t in tensors]
+        self.shapes = [t.shape for t in tensors]
         return torch.cat(tensors, self.dim)
+
+    def jvp(self, *tangents):
+        return torch.cat(_zeros_for_none(tangents, self.shapes), self.dim)
 
     def backward(self, grad_output):
         kept = [size for size in self.sizes if size is not None]
@@ -128,11 +141,17 @@ def _skipped(t: torch.Tensor) -> bool:
 class Stack(Gate):
     """y = the inputs stacked along a new dimension ``dim``.   dx_k = dy[..., k, ...]."""
 
+    piecewise_linear = True
+
     def __init__(self, dim: int = 0):
         self.dim = dim
 
     def forward(self, *tensors):
+        self.shapes = [t.shape for t in tensors]
         return torch.stack(tensors, self.dim)
+
+    def jvp(self, *tangents):
+        return torch.stack(_zeros_for_none(tangents, self.shapes), self.dim)
 
     def backward(self, grad_output):
         pieces = torch.unbind(grad_output, self.dim)
@@ -156,16 +175,30 @@ class Split(Gate):
     dx = the pieces' gradients joined back (an unused piece contributes zeros).
     """
 
+    piecewise_linear = True
+
     def __init__(self, sizes, dim: int = 0):
         self.sizes, self.dim = list(sizes), dim
 
     def forward(self, x):
         return torch.split(x, self.sizes, self.dim)
 
+    def jvp(self, t):
+        return torch.split(t, self.sizes, self.dim)
+
     def backward(self, grad_output):
         if isinstance(grad_output, torch.Tensor):  # a single piece comes back alone
             grad_output = (grad_output,)
         return (torch.cat(grad_output, self.dim),)
+
+
+def _zeros_for_none(tangents, shapes) -> list:
+    """The tangents, with zeros (of the input's shape) for each input that does not move."""
+    like = next(t for t in tangents if t is not None)
+    return [
+        t if t is not None else torch.zeros(shape, dtype=like.dtype, device=like.device)
+        for t, shape in zip(tangents, shapes)
+    ]
 
 
 def index(input, key):

@@ -3,6 +3,11 @@
 Both slide a ``kernel_size`` window by ``stride`` over the image (padded by
 ``padding``); ``ceil_mode`` keeps a last, partial window where the stride does
 not fit the image exactly, instead of dropping those rows and columns.
+
+Average pooling is linear and max pooling linear piece by piece (the winner
+of a window stays the winner when the inputs move a little), so with
+``create_graph=True`` each backward is recorded as one node whose own
+backward is the ``jvp``: the window's tangent averaged, or the winner's taken.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ class _Pool(Gate):
     """What max and average pooling share: the window, and unbatched (C, H, W) input."""
 
     op = "pool"
+    piecewise_linear = True
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False):
         self.kernel_size = pair(self.op, "kernel_size", kernel_size)
@@ -91,6 +97,11 @@ class MaxPool2d(_Pool):
         grad.scatter_add_(2, self.indices.flatten(2), grad_output.flatten(2))
         return (self._unbatch(grad.view(self.x_shape)),)
 
+    def jvp(self, t):
+        t = t if self.batched else t.unsqueeze(0)
+        picked = t.flatten(2).gather(2, self.indices.flatten(2))
+        return self._unbatch(picked.view(self.indices.shape))
+
 
 class AvgPool2d(_Pool):
     """y = the sum of each window divided by D.
@@ -140,6 +151,14 @@ class AvgPool2d(_Pool):
         missing_h, missing_w = h + 2 * ph - spread.shape[-2], w + 2 * pw - spread.shape[-1]
         spread = F.pad(spread, (0, max(missing_w, 0), 0, max(missing_h, 0)))
         return (self._unbatch(spread[..., ph : ph + h, pw : pw + w].reshape(self.x_shape)),)
+
+    def jvp(self, t):
+        t = t if self.batched else t.unsqueeze(0)
+        out = F.avg_pool2d(
+            t, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+            self.count_include_pad, self.divisor_override,
+        )  # fmt: skip
+        return self._unbatch(out)
 
     def _divisors(self, like: torch.Tensor):
         """D for each window: a number when all windows share it, else a (oh, ow) map."""

@@ -8,10 +8,16 @@ Dims are checked by ``arguments.dim_tuple`` before a gate runs, so an
 out-of-range dim is an error (never wrapped around) and records nothing.
 Each gate receives its dims already checked: a sorted tuple, or None for
 every dimension.
+
+Sum, mean and max are linear (max piece by piece: the winner does not move
+when the inputs move a little), so with ``create_graph=True`` each backward
+is recorded as one node whose own backward is the ``jvp`` beside it; var and
+logsumexp write their backward with operations Variables share.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -21,7 +27,7 @@ from minigrad.gate import Gate
 from minigrad.ops.arguments import dim_index, dim_tuple
 from minigrad.ops.casts import to
 from minigrad.ops.elementwise import Maximum, Minimum
-from minigrad.variable import Variable
+from minigrad.variable import Variable, tensor_of
 
 
 def _keep(grad: torch.Tensor, dims: tuple, keepdim: bool) -> torch.Tensor:
@@ -43,6 +49,8 @@ def _count(shape, dims: tuple) -> int:
 class Sum(Gate):
     """y = sum_i x_i over ``dims``.   dy/dx_i = 1 for every i."""
 
+    piecewise_linear = True
+
     def __init__(self, dims=None, keepdim: bool = False):
         self.dims, self.keepdim = dims, keepdim
 
@@ -57,9 +65,14 @@ class Sum(Gate):
     def backward(self, grad_output):
         return (_keep(grad_output, self.dims, self.keepdim).expand(self.shape),)
 
+    def jvp(self, t):
+        return t.sum(self.dims, keepdim=self.keepdim) if self.dims else t.sum()
+
 
 class Mean(Gate):
     """y = (1/N) sum_i x_i over ``dims`` (N elements).   dy/dx_i = 1/N."""
+
+    piecewise_linear = True
 
     def __init__(self, dims=None, keepdim: bool = False):
         self.dims, self.keepdim = dims, keepdim
@@ -75,6 +88,9 @@ class Mean(Gate):
     def backward(self, grad_output):
         grad = _keep(grad_output / self.count, self.dims, self.keepdim)
         return (grad.expand(self.shape),)
+
+    def jvp(self, t):
+        return t.mean(self.dims, keepdim=self.keepdim) if self.dims else t.mean()
 
 
 class Var(Gate):
@@ -93,16 +109,25 @@ class Var(Gate):
         if every:
             self.dims = tuple(range(x.ndim))
         self.divisor = _count(x.shape, self.dims) - self.correction
-        self.centred = x - (x.mean(self.dims, keepdim=True) if self.dims else x)
+        self.x = x
         dims = None if every else self.dims
         return torch.var(x, dims, correction=self.correction, keepdim=self.keepdim)
 
     def backward(self, grad_output):
-        grad = _keep(grad_output, self.dims, self.keepdim)
+        return (_keep(grad_output, self.dims, self.keepdim) * self._slope(),)
+
+    def jvp(self, t):
+        moved = t * self._slope()
+        return moved.sum(self.dims, keepdim=self.keepdim) if self.dims else moved
+
+    def _slope(self):
+        """dy/dx_i = 2 (x_i - mean) / (N - correction); inf (NaN at the mean) if N <= correction."""
+        x = self.x
+        centred = x - (x.mean(self.dims, keepdim=True) if self.dims else x)
         if self.divisor > 0:
-            return (grad * self.centred * (2.0 / self.divisor),)
-        infinite = torch.full_like(self.centred, float("inf"))
-        return (grad * infinite.masked_fill_(self.centred == 0, float("nan")),)
+            return centred * (2.0 / self.divisor)
+        infinite = torch.full(x.shape, float("inf"), dtype=x.dtype, device=x.device)
+        return infinite.masked_fill_(tensor_of(centred) == 0, float("nan"))
 
 
 class MaxMin(Gate):
@@ -112,6 +137,8 @@ class MaxMin(Gate):
     over numbers); along a dimension ``axis`` the gradient goes to the index
     torch reports.
     """
+
+    piecewise_linear = True
 
     def __init__(self, largest: bool, axis=None, keepdim: bool = False):
         self.largest, self.axis, self.keepdim = largest, axis, keepdim
@@ -124,7 +151,8 @@ class MaxMin(Gate):
         self.shape = x.shape
         if self.axis is None:
             out = x.max() if self.largest else x.min()
-            self.winners = (x == out) | (x.isnan() & out.isnan())
+            self.out_is_nan = out.isnan()
+            self.winners = (x == out) | (x.isnan() & self.out_is_nan)
             return out
         values, self.indices = (x.max if self.largest else x.min)(self.axis, self.keepdim)
         return values
@@ -140,6 +168,22 @@ class MaxMin(Gate):
         zeros = torch.zeros(self.shape, dtype=grad.dtype, device=grad.device)
         return (zeros.scatter(self.axis, index, grad),)
 
+    def jvp(self, t):
+        if self.axis is None:  # as torch's forward mode: a NaN maximum has a NaN tangent
+            return t.sum() * math.nan if self.out_is_nan else self.backward_transpose(t)
+        if not self.shape:
+            return t
+        index = self.indices if self.keepdim else self.indices.unsqueeze(self.axis)
+        picked = t.gather(self.axis, index)
+        return picked if self.keepdim else picked.squeeze(self.axis)
+
+    def backward_transpose(self, t):
+        """The transpose of backward: the winners' mean tangent, NaN winners too."""
+        if self.axis is not None:
+            return self.jvp(t)
+        mask = self.winners.to(t.dtype)
+        return (mask * t).sum() / mask.sum()
+
 
 class LogSumExp(Gate):
     """y = log sum_i exp(x_i).   dy/dx_i = exp(x_i - y) = softmax(x)_i."""
@@ -149,12 +193,22 @@ class LogSumExp(Gate):
 
     def forward(self, x):
         self.x = x
-        self.out = torch.logsumexp(x, self.dims, keepdim=True) if self.dims else x
-        return self.out if self.keepdim or not self.dims else self.out.squeeze(self.dims)
+        if not self.dims:  # a 0-dim input is its own logsumexp
+            self.out = x
+        else:
+            kept = torch.logsumexp(x, self.dims, keepdim=True)
+            self.out = kept if self.keepdim else kept.squeeze(self.dims)
+        return self.out
 
     def backward(self, grad_output):
-        grad = _keep(grad_output, self.dims, self.keepdim)
-        return (grad * torch.exp(self.x - self.out),)
+        return (_keep(grad_output, self.dims, self.keepdim) * self._softmax(),)
+
+    def jvp(self, t):
+        moved = t * self._softmax()
+        return moved.sum(self.dims, keepdim=self.keepdim) if self.dims else moved
+
+    def _softmax(self):
+        return (self.x - _keep(self.out, self.dims, self.keepdim)).exp()
 
 
 class ValuesIndices(NamedTuple):

@@ -2,7 +2,9 @@
 
 None of these changes a value; they only move values around. So each
 backward moves the gradient back the same way: reshape it back, transpose it
-back, put each slice back where it came from.
+back, put each slice back where it came from. Each is linear, so its ``jvp``
+moves the tangent the way forward moved the values, and with
+``create_graph=True`` its backward is recorded as one node (``piecewise_linear``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class Reshape(Gate):
     memory layout cannot be read in the new shape without a copy.
     """
 
+    piecewise_linear = True
+
     def __init__(self, shape, view: bool = False):
         self.shape, self.view = tuple(shape), view
 
@@ -37,6 +41,9 @@ class Reshape(Gate):
 
     def backward(self, grad_output):
         return (grad_output.reshape(self.in_shape),)
+
+    def jvp(self, t):
+        return t.reshape(self.shape)
 
     def explain(self, tensors, error):
         x = tensors[0]
@@ -70,6 +77,8 @@ def _holds(shape) -> str:
 class Transpose(Gate):
     """y = x with dimensions ``dim0`` and ``dim1`` swapped.   dx = dy swapped back."""
 
+    piecewise_linear = True
+
     def __init__(self, dim0: int, dim1: int):
         self.dim0, self.dim1 = dim0, dim1
 
@@ -79,15 +88,23 @@ class Transpose(Gate):
     def backward(self, grad_output):
         return (grad_output.transpose(self.dim0, self.dim1),)
 
+    def jvp(self, t):
+        return t.transpose(self.dim0, self.dim1)
+
 
 class Permute(Gate):
     """y = x with its dimensions reordered.   dx = dy with the inverse order."""
+
+    piecewise_linear = True
 
     def __init__(self, dims):
         self.dims = tuple(dims)
 
     def forward(self, x):
         return x.permute(self.dims)
+
+    def jvp(self, t):
+        return t.permute(self.dims)
 
     def backward(self, grad_output):
         inverse = [0] * len(self.dims)
@@ -99,6 +116,8 @@ class Permute(Gate):
 class Squeeze(Gate):
     """y = x without size-1 dimensions (all, or only those in ``dim``).   dx = dy reshaped back."""
 
+    piecewise_linear = True
+
     def __init__(self, dim=None):
         self.dim = dim
 
@@ -109,9 +128,14 @@ class Squeeze(Gate):
     def backward(self, grad_output):
         return (grad_output.reshape(self.in_shape),)
 
+    def jvp(self, t):
+        return t.squeeze() if self.dim is None else t.squeeze(self.dim)
+
 
 class Unsqueeze(Gate):
     """y = x with a new size-1 dimension at ``dim``.   dx = dy reshaped back."""
+
+    piecewise_linear = True
 
     def __init__(self, dim: int):
         self.dim = dim
@@ -123,9 +147,14 @@ class Unsqueeze(Gate):
     def backward(self, grad_output):
         return (grad_output.reshape(self.in_shape),)
 
+    def jvp(self, t):
+        return t.unsqueeze(self.dim)
+
 
 class Expand(Gate):
     """y = x broadcast to ``sizes``.   dx = dy summed over the stretched dimensions."""
+
+    piecewise_linear = True
 
     def __init__(self, sizes):
         self.sizes = tuple(sizes)
@@ -136,6 +165,9 @@ class Expand(Gate):
 
     def backward(self, grad_output):
         return (sum_to_shape(grad_output, self.in_shape),)
+
+    def jvp(self, t):
+        return t.expand(self.sizes)
 
     def explain(self, tensors, error):
         return ShapeError(
@@ -209,6 +241,32 @@ def permute(input, *dims):
             )
         )
     return Permute(order)(input)
+
+
+def movedim(input, source, destination):
+    """Move the dimension(s) ``source`` to the place(s) ``destination``, as torch.movedim.
+
+    The other dimensions keep their order. A permute, so its gradient is too.
+    """
+    ndim = input.ndim
+    sources = [source] if isinstance(source, int) else list(source)
+    places = [destination] if isinstance(destination, int) else list(destination)
+    if len(sources) != len(places):
+        raise ArgumentError(
+            message(
+                "movedim",
+                "as many destinations as sources",
+                f"source={source!r}, destination={destination!r}",
+                "give one destination for each dimension that moves",
+            )
+        )
+    sources = [dim_index("movedim", d, ndim) for d in sources]
+    places = [dim_index("movedim", d, ndim) for d in places]
+    order = [None] * ndim
+    for d, place in zip(sources, places):
+        order[place] = d
+    rest = iter(d for d in range(ndim) if d not in sources)
+    return Permute(tuple(d if d is not None else next(rest) for d in order))(input)
 
 
 def squeeze(input, dim=None):

@@ -7,6 +7,7 @@ import torch
 from minigrad.errors import HyperParameterError
 from minigrad.nn.checks import check_at_least, check_unit_interval
 from minigrad.optim.optimizer import Optimizer
+from minigrad.variable import tensor_of
 
 
 def adam_update(
@@ -128,7 +129,7 @@ class Adam(Optimizer):
             state["step"] += 1
             adam_update(
                 p.value,
-                p.grad,
+                tensor_of(p.grad),  # a Variable after backward(create_graph=True)
                 state["exp_avg"],
                 state["exp_avg_sq"],
                 state["step"],

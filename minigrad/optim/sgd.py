@@ -7,6 +7,7 @@ import torch
 from minigrad.errors import HyperParameterError
 from minigrad.nn.checks import check_at_least, check_flag
 from minigrad.optim.optimizer import Optimizer
+from minigrad.variable import tensor_of
 
 
 def sgd_update(
@@ -116,7 +117,7 @@ class SGD(Optimizer):
         for p, state in todo:
             buffer = sgd_update(
                 p.value,
-                p.grad,
+                tensor_of(p.grad),  # a Variable after backward(create_graph=True)
                 state.get("momentum_buffer"),
                 lr=group["lr"],
                 weight_decay=group["weight_decay"],

@@ -8,6 +8,9 @@
 # training on several processes at once.
 # Part 2 then has you write by hand the backward passes the library did for you: softmax
 # and cross-entropy, normalisation, convolution and recurrent networks.
+# Lessons 21 and 22 go past the gradient: forward mode (how every output moves when the
+# inputs move along one direction) and derivatives of derivatives (a backward pass recorded
+# on the tape, Hessian-vector products, Newton's method).
 #
 # You learn it with **minigrad**, a small autograd and neural-network library written to be
 # read: every op is a short class with its forward and its backward side by side, and the
@@ -42,6 +45,9 @@
 # | 18 | [attention and a small transformer](18_attention_transformer.ipynb) | softmax's backward, attention's dQ, dK, dV; train a character-level transformer on Shakespeare |
 # | 19 | [memory](19_memory.ipynb) | the bytes a tape saves, checkpointing a chain in segments, about √n of them |
 # | 20 | [precision](20_precision.ipynb) | the gaps of float16 and bfloat16, dynamic loss scaling, float32 master weights |
+# | | **beyond the gradient: forward mode and higher order** | |
+# | 21 | [forward mode](21_forward_mode.ipynb) | jvp rules for five gates, a Jacobian from jvps, when forward mode beats backprop |
+# | 22 | [higher order](22_higher_order.ipynb) | a recorded backward in the TapeViewer, H v by double backward, Newton's method on Rosenbrock |
 #
 # ## How the exercises work
 #

@@ -444,4 +444,4 @@ plt.show()
 #   weights for the optimiser and round them into the 16-bit weights after each step.
 
 # %% [markdown]
-# **That is the course.** See which exercises you passed on [Start here](00_start_here.ipynb) · **Previous:** [Lesson 19: memory](19_memory.ipynb)
+# **Next:** [Lesson 21: forward mode](21_forward_mode.ipynb) · **Previous:** [Lesson 19: memory](19_memory.ipynb) · [Start here](00_start_here.ipynb)
