@@ -7,7 +7,9 @@
 # optimisers, learning-rate schedules, a real training loop, a CNN, a GPU, debugging, and
 # training on several processes at once.
 # Part 2 then has you write by hand the backward passes the library did for you: softmax
-# and cross-entropy, normalisation, convolution and recurrent networks.
+# and cross-entropy, normalisation, convolution, recurrent networks and attention, up to a
+# small transformer that learns to write like Shakespeare; then what a training step costs
+# in memory (lesson 19) and in precision (lesson 20).
 # Lessons 21 and 22 go past the gradient: forward mode (how every output moves when the
 # inputs move along one direction) and derivatives of derivatives (a backward pass recorded
 # on the tape, Hessian-vector products, Newton's method).
