@@ -1,9 +1,9 @@
 """``./run bench`` (``python -m benchmarks``): every benchmark, one after another.
 
 python -m benchmarks            engine, higher order, models, compile, training loop,
-                                distributed, widgets, live training
+                                distributed, widgets, live training, the course's transformer
 python -m benchmarks engine     only one of them (engine, higher, models, compile, training,
-                                distributed, widgets, live)
+                                distributed, widgets, live, part2)
 python -m benchmarks peers      micrograd and tinygrad: run as ``./run bench peers``, which
                                 makes their separate environment (.venv-peers) first
 """
@@ -19,6 +19,7 @@ from benchmarks import (
     bench_higher_order,
     bench_live_training,
     bench_models,
+    bench_part2,
     bench_peers,
     bench_training_loop,
     bench_widgets,
@@ -33,7 +34,7 @@ SUITES = {
     "distributed": lambda: bench_distributed.main([]),
     "widgets": bench_widgets.main,
     "live": lambda: bench_live_training.main([]),
-    "part2": lambda: __import__("benchmarks.bench_part2", fromlist=["main"]).main([]),
+    "part2": lambda: bench_part2.main([]),
 }
 OPT_IN = {"peers": lambda: bench_peers.main([])}  # only when named: it needs .venv-peers
 
