@@ -276,7 +276,7 @@ class LayerNorm(Gate):
         return t
 
 
-_native_batch_norm = torch.ops.aten.native_batch_norm
+_native_batch_norm = torch.native_batch_norm
 _native_batch_norm_backward = torch.ops.aten.native_batch_norm_backward
 _native_layer_norm = torch.native_layer_norm
 _native_layer_norm_backward = torch.ops.aten.native_layer_norm_backward
