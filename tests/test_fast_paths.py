@@ -160,3 +160,33 @@ def test_dropout_scales_its_mask_in_place_with_the_same_numbers():
     assert torch.equal(out, x * (keep / 0.7))
     grad = randn(50, 40, dtype=torch.float64, seed=1)
     assert torch.equal(gate.backward(grad)[0], grad * (keep / 0.7))
+
+
+def heads(x: torch.Tensor) -> torch.Tensor:
+    """(B, T, H*D) -> (B, H, T, D), as attention splits its heads: batch dimensions that
+    cannot be read as one without a copy."""
+    b, t, _ = x.shape
+    return x.reshape(b, t, 3, -1).transpose(1, 2)
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["q@v", "q@k^T"])
+def test_matmul_of_attention_heads_gives_torchs_numbers(transposed):
+    """Operands and a gradient whose batch dimensions cannot be read as one: MatMul's
+    backward copies such a gradient once (torch.matmul would in each product); values
+    and gradients stay torch's."""
+    q, k = randn(2, 5, 12, dtype=torch.float64), randn(2, 5, 12, dtype=torch.float64, seed=1)
+    width = 5 if transposed else 4
+    grad = randn(2, 5, 3, width, dtype=torch.float64, seed=2).transpose(1, 2)  # heads too
+    tq, tk = q.clone().requires_grad_(), k.clone().requires_grad_()
+    right = heads(tk).transpose(-2, -1) if transposed else heads(tk)[:, :, :4]
+    expected = heads(tq) @ right
+    expected.backward(grad)
+
+    ctx = mg.Context()
+    mq, mk = ctx.variable(q, requires_grad=True), ctx.variable(k, requires_grad=True)
+    other = heads(mk).transpose(-2, -1) if transposed else heads(mk)[:, :, :4]
+    out = heads(mq) @ other
+    out.backward(grad)
+    torch.testing.assert_close(out.value, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(mq.grad, tq.grad, rtol=0, atol=1e-12)
+    torch.testing.assert_close(mk.grad, tk.grad, rtol=0, atol=1e-12)

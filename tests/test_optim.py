@@ -399,3 +399,32 @@ def test_trajectory_matches_torch_on_cuda(name, settings):
     torch_opt = getattr(torch.optim, name)(twins.torch_params(), **settings)
     run_both(twins, mg_opt, torch_opt, STEPS)
     assert twins.mg["w1"].device.type == "cuda"
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("name, settings", [CASES[7], CASES[10], CASES[13]])
+def test_adam_on_all_parameters_at_once_gives_the_per_parameter_numbers(name, settings, dtype):
+    """Adam.update runs adam_update_foreach on a group whose parameters share a step:
+    bit for bit the numbers of adam_update, the readable rule, on each parameter."""
+    g = torch.Generator().manual_seed(0)
+    shapes = [(5, 3), (5,), (2, 5), ()]
+    start = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+    params = [mg.tensor(v.clone(), requires_grad=True) for v in start]
+    opt = getattr(mg.optim, name)(params, **settings)
+    group = opt.param_groups[0]
+    beta1, beta2 = group["betas"]
+    by_hand = [v.clone() for v in start]
+    moments = [(torch.zeros_like(v), torch.zeros_like(v)) for v in start]
+    for step in range(1, 6):
+        grads = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+        for p, grad in zip(params, grads):
+            p.grad = grad
+        opt.step()
+        for value, grad, (m, v) in zip(by_hand, grads, moments):
+            mg.optim.adam_update(
+                value, grad, m, v, step, lr=group["lr"], beta1=beta1, beta2=beta2,
+                eps=group["eps"], weight_decay=group["weight_decay"],
+                decoupled_weight_decay=opt.decoupled_weight_decay,
+            )  # fmt: skip
+        for position, (p, value) in enumerate(zip(params, by_hand)):
+            assert torch.equal(p.value, value), f"parameter {position} after step {step}"

@@ -17,6 +17,7 @@ import torch
 from minigrad.errors import ArgumentError, message
 from minigrad.gate import Gate
 from minigrad.ops.arguments import dim_index, refuse_inplace
+from minigrad.ops.aten import aten_kernel
 from minigrad.ops.casts import to
 
 
@@ -48,7 +49,7 @@ class ReLU(Gate):
         return (torch.where(self.out <= 0, 0.0, grad_output),)
 
 
-_threshold_backward = torch.ops.aten.threshold_backward
+_threshold_backward = aten_kernel("threshold_backward")
 
 
 class LeakyReLU(Gate):
@@ -132,7 +133,7 @@ class GELU(Gate):
 
 
 _gelu = torch.nn.functional.gelu
-_gelu_backward = torch.ops.aten.gelu_backward
+_gelu_backward = aten_kernel("gelu_backward")
 
 
 class Sigmoid(Gate):
@@ -171,7 +172,7 @@ class Tanh(Gate):
         return t * (1 - self.out * self.out)
 
 
-_tanh_backward = torch.ops.aten.tanh_backward
+_tanh_backward = aten_kernel("tanh_backward")
 
 
 class Softmax(Gate):

@@ -10,6 +10,7 @@ import torch
 
 from minigrad.errors import DTypeError, OutOfRangeError, UnsupportedArgumentError, message
 from minigrad.gate import Gate
+from minigrad.ops.aten import aten_kernel
 from minigrad.variable import Variable
 
 
@@ -74,7 +75,7 @@ class Embedding(Gate):
         return t[self.indices]
 
 
-_embedding_backward = torch.ops.aten.embedding_dense_backward
+_embedding_backward = aten_kernel("embedding_dense_backward")
 
 
 def embedding(

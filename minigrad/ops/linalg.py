@@ -42,7 +42,10 @@ class MatMul(Gate):
         a, b, g = self.a, self.b, grad_output
         if a.ndim == 2 and b.ndim == 2:  # two matrices, the usual case: nothing to sum back
             return (g.mm(b.t()) if need_a else None, a.t().mm(g) if need_b else None)
-        return self.reference_backward(grad_output)
+        # torch.matmul copies an operand whose batch dimensions cannot be read as one
+        # (attention's heads, (B, T, H, D) transposed to (B, H, T, D)); the formula reads
+        # the gradient twice, so such a gradient is copied once here instead.
+        return self.reference_backward(_batch_folded(grad_output))
 
     def reference_backward(self, grad_output):
         need_a, need_b = self.needs_input_grad
@@ -241,6 +244,18 @@ def _rows(t):
 def _linear(x, weight):
     """x W^T, on tensors or (recorded) on Variables."""
     return apply_gate(Linear(), x, weight)
+
+
+def _batch_folded(t: torch.Tensor) -> torch.Tensor:
+    """``t``, or a contiguous copy when its batch dimensions (all but the last two) cannot
+    be read as one dimension without a copy. The values are the same either way."""
+    if t.ndim < 4:  # at most one batch dimension: nothing to fold
+        return t
+    sizes, strides = t.shape, t.stride()
+    for i in range(t.ndim - 3):
+        if sizes[i] > 1 and sizes[i + 1] > 1 and strides[i] != strides[i + 1] * sizes[i + 1]:
+            return t.contiguous()
+    return t
 
 
 def _integer_inputs(op: str, tensors) -> DTypeError | None:

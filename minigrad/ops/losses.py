@@ -31,6 +31,7 @@ import torch
 
 from minigrad.gate import Gate, apply_gate
 from minigrad.ops.arguments import check_reduction, constant
+from minigrad.ops.aten import aten_kernel
 from minigrad.ops.class_rows import (
     check_weight,
     class_targets,
@@ -49,8 +50,8 @@ from minigrad.variable import Variable
 
 _REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}  # torch's numbering in its loss kernels
 # torch's own kernels for the nll part of the loss and for log_softmax's chain rule
-_nll_forward = torch.ops.aten.nll_loss_forward
-_nll_backward = torch.ops.aten.nll_loss_backward
+_nll_forward = aten_kernel("nll_loss_forward")
+_nll_backward = aten_kernel("nll_loss_backward")
 _log_softmax_backward = torch._log_softmax_backward_data
 
 

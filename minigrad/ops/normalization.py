@@ -31,6 +31,7 @@ from minigrad.errors import (
     message,
 )
 from minigrad.gate import Gate
+from minigrad.ops.aten import aten_kernel
 from minigrad.ops.tangents import total
 
 
@@ -276,10 +277,10 @@ class LayerNorm(Gate):
         return t
 
 
-_native_batch_norm = torch.ops.aten.native_batch_norm
-_native_batch_norm_backward = torch.ops.aten.native_batch_norm_backward
+_native_batch_norm = torch.native_batch_norm
+_native_batch_norm_backward = aten_kernel("native_batch_norm_backward")
 _native_layer_norm = torch.native_layer_norm
-_native_layer_norm_backward = torch.ops.aten.native_layer_norm_backward
+_native_layer_norm_backward = aten_kernel("native_layer_norm_backward")
 
 
 def _one_dtype(x, weight, bias, statistic) -> bool:

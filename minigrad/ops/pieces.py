@@ -85,9 +85,14 @@ class Index(Gate):
 
 def _is_tensors(key) -> bool:
     """True for a key of index tensors only, which ``index_put_`` takes as they are."""
-    parts = key if isinstance(key, tuple) else (key,)
-    return all(isinstance(p, torch.Tensor) and p.dtype in (torch.int64, torch.int32, torch.bool)
-               for p in parts)  # fmt: skip
+    if isinstance(key, torch.Tensor):  # one index tensor, the usual case (C[X])
+        return key.dtype in _INDEX_DTYPES
+    return isinstance(key, tuple) and all(
+        isinstance(p, torch.Tensor) and p.dtype in _INDEX_DTYPES for p in key
+    )
+
+
+_INDEX_DTYPES = (torch.int64, torch.int32, torch.bool)
 
 
 def _is_basic(key) -> bool:

@@ -62,6 +62,45 @@ def adam_update(
     param.addcdiv_(exp_avg, denominator, value=-step_size)
 
 
+def adam_update_foreach(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    exp_avg_sqs: list[torch.Tensor],
+    step: int,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled_weight_decay: bool,
+) -> None:
+    """:func:`adam_update` on many parameters at once (all at the same ``step``).
+
+    Each line of ``adam_update`` becomes one ``torch._foreach_*`` call on the
+    lists: the same operations on each parameter, in the same order, so the
+    numbers are the same, bit for bit. One call per line instead of one per
+    line per parameter saves the cost of calling into torch for each small
+    tensor (a GPT's 16 parameters: 8 calls instead of 112).
+    """
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            torch._foreach_mul_(params, 1 - lr * weight_decay)
+        else:
+            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    step_size = lr / bias_correction1
+    denominators = torch._foreach_sqrt(exp_avg_sqs)
+    torch._foreach_div_(denominators, bias_correction2**0.5)
+    torch._foreach_add_(denominators, eps)
+    torch._foreach_addcdiv_(params, exp_avgs, denominators, value=-step_size)
+
+
 class Adam(Optimizer):
     """Adam with L2 weight decay added to the gradient (see ``adam_update`` for the maths).
 
@@ -127,18 +166,33 @@ class Adam(Optimizer):
                 state["exp_avg"] = torch.zeros_like(p.value)
                 state["exp_avg_sq"] = torch.zeros_like(p.value)
             state["step"] += 1
+        settings = {
+            "lr": group["lr"],
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": group["eps"],
+            "weight_decay": group["weight_decay"],
+            "decoupled_weight_decay": self.decoupled_weight_decay,
+        }
+        steps = {state["step"] for _, state in todo}
+        if len(todo) > 1 and len(steps) == 1:  # the usual case: one call for all of them
+            adam_update_foreach(
+                [p.value for p, _ in todo],
+                [tensor_of(p.grad) for p, _ in todo],
+                [state["exp_avg"] for _, state in todo],
+                [state["exp_avg_sq"] for _, state in todo],
+                steps.pop(),
+                **settings,
+            )
+            return
+        for p, state in todo:  # (a parameter that missed steps has its own bias correction)
             adam_update(
                 p.value,
                 tensor_of(p.grad),  # a Variable after backward(create_graph=True)
                 state["exp_avg"],
                 state["exp_avg_sq"],
                 state["step"],
-                lr=group["lr"],
-                beta1=beta1,
-                beta2=beta2,
-                eps=group["eps"],
-                weight_decay=group["weight_decay"],
-                decoupled_weight_decay=self.decoupled_weight_decay,
+                **settings,
             )
 
     def describe_group(self, group: dict) -> str:
