@@ -4,21 +4,20 @@ Both sides run the same program on the 64-128-10 MLP of ``bench_engine``:
 forward, cross-entropy, the gradient g of the loss with respect to every
 parameter with ``create_graph=True``, then the gradient of g along a fixed
 vector v (``grad(g, params, grad_outputs=v)``, the gradient of <g, v>): H v.
-One thread, interleaved turns, medians. Run: ``python -m benchmarks higher``.
+One thread, interleaved turns, the median ratio and its spread, as in
+``bench_engine`` (``benchmarks/timing.py``). Run: ``python -m benchmarks higher``.
 
 Target (minigrad / torch): <= 1.10.
 """
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 import torch.nn.functional as F  # noqa: N812
 
 import minigrad as mg
 from benchmarks.bench_engine import _digits, mlp_forward, mlp_params
-from benchmarks.timing import interleaved_medians, markdown_table
+from benchmarks.timing import RATIO_HEADER, main_with_turns, markdown_table, ratio_row
 
 TARGET = 1.10
 
@@ -68,34 +67,18 @@ CASES = [
 ]
 
 
-def run(repeats: int = 101) -> str:
+def run(turns: int = 101) -> str:
     torch.set_num_threads(1)
     rows = []
     for label, batch, steps in CASES:
         check_equal(batch)
         ours, theirs = build(batch)
-        times = interleaved_medians({"minigrad": ours, "torch": theirs}, steps, repeats)
-        ratio = times["minigrad"] / times["torch"]
-        rows.append(
-            [
-                label,
-                f"{times['minigrad'] * 1e6:.0f} us",
-                f"{times['torch'] * 1e6:.0f} us",
-                f"{ratio:.3f}",
-                f"<= {TARGET:.2f}",
-                "yes" if ratio <= TARGET else "NO",
-            ]
-        )
-    header = ["double backward", "minigrad", "torch", "ratio", "target", "met"]
-    return markdown_table(header, rows)
+        rows.append(ratio_row(label, ours, theirs, steps, turns, TARGET))
+    return markdown_table(["double backward", "minigrad", "torch", *RATIO_HEADER], rows)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=101, help="turns per contender")
-    args = parser.parse_args(argv)
-    print(f"torch {torch.__version__}, 1 thread, medians of {args.repeats} interleaved turns")
-    print(run(args.repeats))
+    main_with_turns(__doc__, run, argv)
 
 
 if __name__ == "__main__":

@@ -190,3 +190,45 @@ def test_matmul_of_attention_heads_gives_torchs_numbers(transposed):
     torch.testing.assert_close(out.value, expected, rtol=0, atol=1e-12)
     torch.testing.assert_close(mq.grad, tq.grad, rtol=0, atol=1e-12)
     torch.testing.assert_close(mk.grad, tk.grad, rtol=0, atol=1e-12)
+
+
+CROSS_ENTROPY_CASES = [
+    {},  # the usual mean over one-hot rows
+    {"ignore_index": 1},  # some rows ignored
+    {"weight": True, "label_smoothing": 0.1, "reduction": "sum"},
+    {"reduction": "none"},
+]
+CROSS_ENTROPY_IDS = ["plain", "ignored", "weighted", "none"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("options", CROSS_ENTROPY_CASES, ids=CROSS_ENTROPY_IDS)
+@pytest.mark.parametrize("need_g", [False, True])
+def test_cross_entropy_backward_on_tensors_equals_its_recorded_formula(dtype, options, need_g):
+    """Its backward and jvp on tensors take s = exp(log_probs); recorded they take
+    softmax(logits) (a stand-in): the same numbers."""
+    from minigrad.ops.cross_entropy_backward import CrossEntropyBackward
+
+    options = dict(options)
+    if options.pop("weight", False):
+        options["weight"] = randn(4, dtype=dtype, seed=3).abs() + 0.5
+    ctx = mg.Context()
+    logits = randn(6, 4, dtype=dtype) * 3
+    target = torch.tensor([0, 1, 3, 1, 2, 0])
+    loss = mg.cross_entropy(ctx.variable(logits, requires_grad=True), target, **options)
+    grad_output = randn(tuple(loss.shape), dtype=dtype, seed=1)
+    gate = CrossEntropyBackward(loss.node.gate)
+    run_gate(gate, grad_output, logits, needs=[need_g, True])
+    recorded = object.__new__(CrossEntropyBackward)
+    recorded.__dict__.update(gate.__dict__)
+    recorded.logits = ctx.variable(logits)  # what create_graph hands it: the softmax is recorded
+
+    def values(sent):
+        return [g.value if isinstance(g, mg.Variable) else g for g in sent]
+
+    arriving = randn(6, 4, dtype=dtype, seed=2)
+    assert_equal_pairs(
+        gate.backward(arriving), values(recorded.backward(arriving)), dtype, "backward"
+    )
+    moved = [gate.jvp(grad_output, arriving)]
+    assert_equal_pairs(moved, values([recorded.jvp(grad_output, arriving)]), dtype, "jvp")

@@ -17,7 +17,10 @@ its row) and s_i = softmax(x_i):
             which is symmetric, applied to A_i).
 
 Both are written with operations Variables share, so a third derivative
-records this node's backward in its turn.
+records this node's backward in its turn. s is softmax(x) itself there (the
+logits are a stand-in, and the softmax is recorded); on plain tensors it is
+exp of the log-softmax the loss already holds, the same numbers in one cheap
+kernel (softmax of a few classes per row is a slow one).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 from minigrad.gate import Gate
 from minigrad.ops.class_rows import per_row_scale, reduce_rows, rows_of, unrows
 from minigrad.ops.tangents import total
+from minigrad.variable import Variable
 
 
 class CrossEntropyBackward(Gate):
@@ -40,7 +44,7 @@ class CrossEntropyBackward(Gate):
     def backward(self, grad_input):
         need_g, need_x = self.needs_input_grad
         loss = self.loss
-        softmax = rows_of(self.logits).softmax(1)
+        softmax = self._softmax()
         arriving = rows_of(grad_input)
         if not need_g and loss.plain and loss.every_row_counts():  # the usual case: G one-hot
             arriving = arriving * per_row_scale(self.grad_output, loss.reduction, loss.total)
@@ -62,7 +66,7 @@ class CrossEntropyBackward(Gate):
         loss = self.loss
         like = tg if tg is not None else tx
         weights, valid = loss._targets(like.dtype)
-        softmax = rows_of(self.logits).softmax(1)
+        softmax = self._softmax()
         gsum = weights.sum(1, keepdim=True)
         moved_by_g = moved_by_x = None
         if tg is not None:
@@ -74,3 +78,10 @@ class CrossEntropyBackward(Gate):
             moved = softmax * (rows - (rows * softmax).sum(1, keepdim=True))
             moved_by_x = (moved * gsum * scale).where(valid, 0.0)
         return unrows(total(moved_by_g, moved_by_x), loss.shape)
+
+    def _softmax(self):
+        """s = softmax(x), row by row: recorded from the logits when they are a stand-in
+        (create_graph), else exp of the loss's log-softmax (see the module docstring)."""
+        if isinstance(self.logits, Variable):
+            return rows_of(self.logits).softmax(1)
+        return self.loss.log_probs.exp()

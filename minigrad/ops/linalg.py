@@ -200,12 +200,12 @@ class LinearBackward(Gate):
         need_g, need_x, need_w = self.needs_input_grad
         g, x, weight = self.g, self.x, self.weight
         grad_g = grad_x = grad_w = None
-        if need_g:
-            grad_g = total(
-                None if a is None else _linear(a, weight),
-                None if b is None else _linear(x, b),
-                None if c is None else c.expand(g.shape),
-            )
+        if need_g:  # A W^T + (x B^T + c): the second term is one linear, bias and all
+            if b is not None:
+                by_xw = _linear(x, b) if c is None else _linear(x, b, c)
+            else:
+                by_xw = None if c is None else c.expand(g.shape)
+            grad_g = total(None if a is None else _linear(a, weight), by_xw)
         if need_x and b is not None:
             grad_x = g @ b
         if need_w and a is not None:
@@ -241,9 +241,9 @@ def _rows(t):
     return t.reshape(-1, t.shape[-1]) if t.ndim != 2 else t
 
 
-def _linear(x, weight):
-    """x W^T, on tensors or (recorded) on Variables."""
-    return apply_gate(Linear(), x, weight)
+def _linear(x, weight, *bias):
+    """x W^T (+ b), on tensors or (recorded) on Variables."""
+    return apply_gate(Linear(), x, weight, *bias)
 
 
 def _batch_folded(t: torch.Tensor) -> torch.Tensor:
