@@ -169,7 +169,7 @@ BAD_INPUTS = [
     Bad(
         "where with a float condition",
         lambda: mg.where(torch.ones(2), v(2), v(2)),
-        ArgumentError,
+        DTypeError,
         "where",
         ("boolean",),
     ),

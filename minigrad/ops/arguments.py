@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import torch
 
-from minigrad.errors import ArgumentError, OutOfRangeError, UnsupportedArgumentError, message
+from minigrad.errors import (
+    ArgumentError,
+    DTypeError,
+    OutOfRangeError,
+    UnsupportedArgumentError,
+    message,
+)
 from minigrad.variable import Variable
 
 
@@ -99,6 +105,28 @@ def check_reduction(op: str, reduction, size_average=None, reduce=None) -> None:
                 '"mean" averages the losses, "sum" adds them, "none" keeps one per element',
             )
         )
+
+
+def boolean_mask(op: str, name: str, mask, example: str) -> torch.Tensor:
+    """A mask or a condition as a boolean tensor; a DTypeError for any other dtype.
+
+    A float or integer "mask" is almost always the scores themselves passed
+    where a comparison of them was meant, so it is refused, not read as
+    "non-zero is True". ``example`` shows the comparison to write instead.
+    """
+    if isinstance(mask, Variable):
+        mask = mask.value
+    mask = torch.as_tensor(mask)
+    if mask.dtype is not torch.bool:
+        raise DTypeError(
+            message(
+                op,
+                f"a boolean {name}",
+                f"dtype {mask.dtype}",
+                f"compare to make one, e.g. {example}",
+            )
+        )
+    return mask
 
 
 def constant(op: str, name: str, value):

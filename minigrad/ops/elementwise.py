@@ -22,9 +22,9 @@ import torch
 
 from minigrad.errors import ArgumentError, message
 from minigrad.gate import Gate
+from minigrad.ops.arguments import boolean_mask
 from minigrad.ops.broadcast import BroadcastingGate, shape_of, sum_to_shape
 from minigrad.ops.tangents import total
-from minigrad.variable import Variable
 
 
 class Exp(Gate):
@@ -314,16 +314,5 @@ def minimum(input, other):
 
 def where(condition, input, other):
     """``input`` where ``condition`` holds, else ``other`` (condition is a boolean tensor)."""
-    if isinstance(condition, Variable):
-        condition = condition.value
-    condition = torch.as_tensor(condition)
-    if condition.dtype is not torch.bool:
-        raise ArgumentError(
-            message(
-                "where",
-                "a boolean condition",
-                f"dtype {condition.dtype}",
-                "compare to make one, e.g. where(x > 0, x, 0.0)",
-            )
-        )
+    condition = boolean_mask("where", "condition", condition, "where(x > 0, x, 0.0)")
     return Where(condition)(input, other)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import torch
 
-from minigrad.errors import ArgumentError, DTypeError, format_shape, message
+from minigrad.errors import ArgumentError, format_shape, message
 from minigrad.gate import Gate
+from minigrad.ops.arguments import boolean_mask
 from minigrad.ops.broadcast import BroadcastingGate, sum_to_shape
 from minigrad.ops.tangents import total
 from minigrad.variable import Variable
@@ -84,18 +85,9 @@ def masked_fill(input, mask, value):
     ``mask`` is a boolean tensor that broadcasts with ``input``; ``value`` a
     number, or a 0-dim tensor or Variable (which then gets a gradient).
     """
-    if isinstance(mask, Variable):
-        mask = mask.value
-    mask = torch.as_tensor(mask)
-    if mask.dtype is not torch.bool:
-        raise DTypeError(
-            message(
-                "masked_fill",
-                "a boolean mask",
-                f"dtype {mask.dtype}",
-                "compare to make one, e.g. scores.masked_fill(causal == 0, float('-inf'))",
-            )
-        )
+    mask = boolean_mask(
+        "masked_fill", "mask", mask, "scores.masked_fill(causal == 0, float('-inf'))"
+    )
     if isinstance(value, (Variable, torch.Tensor)) and value.ndim != 0:
         raise ArgumentError(
             message(
