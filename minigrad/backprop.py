@@ -160,7 +160,7 @@ def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Itera
                     recorded.backward_of = node.index
             yield node, outputs, grads, grad_inputs
             # Let go of this node's gradients before the next gate runs.
-            grads = grad_output = grad_inputs = outputs = held = None
+            grads = grad_output = grad_inputs = outputs = None
     except GeneratorExit:  # the caller stopped asking for steps: nothing went wrong
         raise
     except BaseException as error:  # Ctrl-C too: say where the walk stopped
