@@ -96,7 +96,7 @@ def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Itera
     """
     if root.__class__ is Variable:  # one root, the usual case
         source = leaf_edge(root)[0] if root.node is None else root.node
-        arriving = [None] * len(source.payload.shapes)
+        arriving = [None] * len(source.shapes)
         arriving[root.output_index] = seed
         pending[source] = arriving
         start = -1 if root.node is None else root.node.index
@@ -112,17 +112,21 @@ def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Itera
             grads = pending.pop(node, None)
             if grads is None:
                 continue  # no gradient reaches it: it does not lead to root
-            outputs = node.payload.outputs()
             if len(grads) == 1:  # one output, the usual case
+                # node.outputs(), inlined: this runs for every node. On a keep_outputs
+                # tape (not weak) the node holds the Variable itself.
+                held = node.held
+                outputs = [held[0]()] if node.weak else [held[0]]
                 variable = outputs[0]
                 if variable is not None and variable.hooks:
                     grads[0] = _run_hooks(variable, grads[0])
                 grad_output = grads[0]
             else:  # several outputs: an unused one sends back zeros
+                outputs = node.outputs()
                 for slot, variable in enumerate(outputs):
                     if variable is not None and variable.hooks and grads[slot] is not None:
                         grads[slot] = _run_hooks(variable, grads[slot])
-                grad_output = _fill_zeros(grads, node.payload.shapes)
+                grad_output = _fill_zeros(grads, node.shapes)
             if create_graph:
                 first_recorded = len(tape)
                 grad_inputs = record_backward(node, grad_output, context)
@@ -132,12 +136,12 @@ def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Itera
             if not isinstance(grad_inputs, (tuple, list)) or len(grad_inputs) != len(parents):
                 raise wrong_count(node, grad_inputs)
             if AnomalyMode.enabled:
-                check_finite(node.gate, "backward", grad_inputs, node.index, node.payload.shapes)
+                check_finite(node.gate, "backward", grad_inputs, node.index, node.shapes)
             for parent, g in zip(parents, grad_inputs):
                 if parent is None or g is None:
                     continue
                 target, slot = parent
-                shapes = target.payload.shapes
+                shapes = target.shapes
                 if not isinstance(g, kinds) or g.shape != shapes[slot]:
                     check_gradients(node, grad_inputs, kinds)
                 held = pending.get(target)
@@ -174,7 +178,7 @@ def _seed_all(roots, seeds, pending: dict) -> tuple:
         source = leaf_edge(one)[0] if one.node is None else one.node
         arriving = pending.get(source)
         if arriving is None:
-            arriving = pending[source] = [None] * len(source.payload.shapes)
+            arriving = pending[source] = [None] * len(source.shapes)
         slot = one.output_index
         arriving[slot] = given if arriving[slot] is None else arriving[slot] + given
         if one.node is not None and one.node.index > start:

@@ -176,7 +176,7 @@ class Gate:
             raise _bad_argument(self, error) from error
 
         if isinstance(out, torch.Tensor):  # one output, the usual case
-            result = _wrap(out, recording, context)
+            result = _new_output(out, recording, context)  # (_wrap, its check just made)
             outputs = (result,)
             if recording:
                 ids = (id(out),)
@@ -226,6 +226,11 @@ def _wrap(value, requires_grad: bool, context) -> Variable:
             f"{type(value).__name__}\n"
             "help: compute the output with torch ops on the input tensors and return it"
         )
+    return _new_output(value, requires_grad, context)
+
+
+def _new_output(value: torch.Tensor, requires_grad: bool, context) -> Variable:
+    """``_wrap`` without its check, for a value known to be a tensor."""
     v = Variable.__new__(Variable)
     v.value = value
     v.grad = None

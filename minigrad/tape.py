@@ -9,7 +9,8 @@ A Context is a plain Python list of nodes. Each :class:`Node` says
   the Node of the op that made the input, or, for a Variable the learner
   made, its :class:`Leaf`: the place its gradient collects. So every edge
   has one form, and backprop never asks what kind of thing it points at;
-* ``payload``: the op's output, one Variable or several.
+* ``payload``: the op's output, one Variable or several (the node keeps
+  their ``shapes``, which backprop reads directly).
 
 Backprop (``minigrad/backprop.py``) is a loop over ``ctx.nodes`` in reverse.
 Whether an op is recorded at all is grad mode's business
@@ -52,37 +53,34 @@ class Payload:
     """What a node produced: one Variable (``kind == "variable"``) or several
     (``kind == "sequence"``, for ops such as split and chunk).
 
-    The outputs are held weakly unless ``keep`` is set, so a Variable the
-    learner dropped is freed even though the tape still describes it;
-    ``variable`` and ``sequence`` then give ``None`` in its place.
+    The outputs are held weakly unless the tape keeps them (``keep_outputs``),
+    so a Variable the learner dropped is freed even though the tape still
+    describes it; ``variable`` and ``sequence`` then give ``None`` in its place.
+
+    A payload is a view of what its node holds, made when ``node.payload`` is
+    read: the node itself keeps the shapes and the (weak) references, so that
+    recording an op makes one object fewer (this runs for every op).
     """
 
-    __slots__ = ("kind", "shapes", "_held", "_weak")
+    __slots__ = ("shapes", "_held", "_weak")
 
-    def __init__(self, outputs: tuple, keep: bool = False):
-        if len(outputs) == 1:  # the usual case, written out: this runs for every op
-            v = outputs[0]
-            self.kind = "variable"
-            self.shapes = (v.value.shape,)
-            self._held = (v if keep else weakref.ref(v),)
-        else:
-            self.kind = "sequence"
-            self.shapes = tuple([v.value.shape for v in outputs])
-            self._held = tuple([v if keep else weakref.ref(v) for v in outputs])
-        self._weak = not keep
+    def __init__(self, shapes: tuple, held: tuple, weak: bool):
+        self.shapes = shapes
+        self._held = held
+        self._weak = weak
+
+    @property
+    def kind(self) -> str:
+        return "variable" if len(self.shapes) == 1 else "sequence"
 
     def outputs(self) -> list:
         """The output Variables, ``None`` for those already freed."""
-        if not self._weak:
-            return list(self._held)
-        if len(self._held) == 1:
-            return [self._held[0]()]
-        return [ref() for ref in self._held]
+        return _outputs(self._held, self._weak)
 
     @property
     def variable(self):
         """The single output Variable (or ``None`` if it was freed)."""
-        if self.kind != "variable":
+        if len(self.shapes) != 1:
             raise TapeError(
                 f"payload.variable: expected a payload with one output, got one with "
                 f"{len(self.shapes)}\nhelp: use payload.sequence (or payload.outputs()) for an "
@@ -101,6 +99,15 @@ class Payload:
     def __repr__(self) -> str:
         shapes = ", ".join(str(s) for s in self.shapes)
         return f"Payload({self.kind}: {shapes})"
+
+
+def _outputs(held: tuple, weak: bool) -> list:
+    """The Variables in ``held`` (weak references if ``weak``), ``None`` for those freed."""
+    if not weak:
+        return list(held)
+    if len(held) == 1:
+        return [held[0]()]
+    return [ref() for ref in held]
 
 
 class Node:
@@ -128,9 +135,10 @@ class Node:
     __slots__ = (
         "gate",
         "parents",
-        "payload",
+        "shapes",
+        "held",
+        "weak",
         "index",
-        "released",
         "inputs",
         "output_ids",
         "constant_ids",
@@ -143,21 +151,44 @@ class Node:
         self,
         gate,
         parents: tuple,
-        payload: Payload,
+        outputs: tuple,
         index: int,
+        keep: bool = False,
         inputs=None,
         output_ids=(),
         constant_ids=None,
     ):
         self.gate = gate
         self.parents = parents
-        self.payload = payload
+        # What node.payload shows, kept here (see Payload): the outputs' shapes, and
+        # the outputs themselves, weakly unless the tape keeps them.
+        if len(outputs) == 1:  # the usual case, written out: this runs for every op
+            v = outputs[0]
+            self.shapes = (v.value.shape,)
+            self.held = (v,) if keep else (weakref.ref(v),)
+        else:
+            self.shapes = tuple([v.value.shape for v in outputs])
+            self.held = outputs if keep else tuple([weakref.ref(v) for v in outputs])
+        self.weak = not keep
         self.index = index
-        self.released = False
         self.inputs = inputs
         self.output_ids = output_ids
         self.constant_ids = constant_ids
         self.backward_of = None
+
+    @property
+    def payload(self) -> Payload:
+        """What the op produced (its output Variables and their shapes)."""
+        return Payload(self.shapes, self.held, self.weak)
+
+    def outputs(self) -> list:
+        """The output Variables, ``None`` for those already freed (``payload.outputs()``)."""
+        return _outputs(self.held, self.weak)
+
+    @property
+    def released(self) -> bool:
+        """True once backprop has used the node and dropped its gate (see ``release``)."""
+        return self.gate is None
 
     @property
     def op(self) -> str:
@@ -169,7 +200,6 @@ class Node:
         self.gate = None
         self.parents = ()
         self.inputs = None
-        self.released = True
 
     def __repr__(self) -> str:
         return f"Node({self.index}: {self.op} -> {self.payload!r})"
@@ -193,15 +223,20 @@ class Leaf:
     (a ``keep_outputs`` tape keeps them through ``node.inputs``).
     """
 
-    __slots__ = ("payload", "ref", "value_id")
+    __slots__ = ("shapes", "ref", "value_id")
     is_leaf = True
     index = None  # not on the tape
     op = "Leaf"
 
     def __init__(self, variable):
-        self.payload = Payload((variable,), keep=False)
-        self.ref = self.payload._held[0]  # the payload's weak reference, at hand
+        self.shapes = (variable.value.shape,)
+        self.ref = weakref.ref(variable)  # weakly, as on a plain tape
         self.value_id = id(variable.value)  # as a node's output_ids, for a leaf the learner dropped
+
+    @property
+    def payload(self) -> Payload:
+        """The leaf Variable, as a node's payload shows its outputs."""
+        return Payload(self.shapes, (self.ref,), True)
 
     @property
     def output_ids(self) -> tuple:
@@ -293,13 +328,7 @@ class Context:
         nodes = self.nodes
         index = len(nodes)
         node = Node(
-            gate,
-            parents,
-            Payload(outputs, keep),
-            index,
-            inputs if keep else None,
-            output_ids,
-            constant_ids,
+            gate, parents, outputs, index, keep, inputs if keep else None, output_ids, constant_ids
         )
         nodes.append(node)
         if index == self.growth_warning_at:
@@ -325,7 +354,7 @@ class Context:
     def clear(self) -> None:
         """Empty the tape, releasing every node and what it saved."""
         for node in self.nodes:
-            if not node.released:
+            if node.gate is not None:  # not released yet (node.released, without the call)
                 node.release()
         self.nodes.clear()
 
@@ -338,7 +367,7 @@ class Context:
         """
         nodes = self.nodes
         for node in nodes[length:]:
-            if not node.released:
+            if node.gate is not None:  # not released yet
                 node.release()
         del nodes[length:]
 

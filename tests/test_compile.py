@@ -131,7 +131,8 @@ def test_no_variable_node_or_payload_is_made_by_a_program_step(monkeypatch):
         raise AssertionError("a Variable, Node or Payload was made")
 
     monkeypatch.setattr(mg.Variable, "__init__", refuse)
-    monkeypatch.setattr(gate_module, "_wrap", refuse)  # (how a gate makes its output Variable)
+    monkeypatch.setattr(gate_module, "_wrap", refuse)  # (how a gate makes its output Variables)
+    monkeypatch.setattr(gate_module, "_new_output", refuse)
     monkeypatch.setattr(Node, "__init__", refuse)
     monkeypatch.setattr(Payload, "__init__", refuse)
     monkeypatch.setattr(mg.Gate, "__call__", refuse)
