@@ -35,6 +35,7 @@ from benchmarks.timing import (
     markdown_table,
     ratio,
 )
+from minigrad.ops.losses import plain_route_pays
 
 LR = 0.05
 
@@ -67,13 +68,13 @@ def cnn_models():
 def cross_entropy_kernels(logits, y, one, minus_one):
     """Forward and backward of minigrad's CrossEntropy gate (the mean, no row ignored).
 
-    Its two routes: torch's fused kernels below 64 rows, the plain
-    softmax - onehot from 64 rows on (``minigrad/ops/losses.py``).
+    Its two routes: torch's fused kernels, or the plain softmax - onehot
+    where that pays (the gate's own rule, ``minigrad/ops/losses.py``).
     """
     aten = torch.ops.aten
     log_probs = torch.log_softmax(logits, 1)
     _, total = aten.nll_loss_forward(log_probs, y, None, 1, -100)
-    if logits.shape[0] < 64:
+    if not plain_route_pays(log_probs):
         grad = aten.nll_loss_backward(one, log_probs, y, None, 1, -100, total)
         return torch._log_softmax_backward_data(grad, log_probs, 1, logits.dtype)
     ignored = (y == -100).unsqueeze(1)

@@ -41,6 +41,10 @@ Higher-order gradients and forward mode need a little more of some gates
   inputs (sum, reshape, indexing, pooling are linear; relu and max are
   linear piece by piece). Such a backward is recorded as one node, and the
   backward of that node is the gate's ``jvp``: the transpose of a transpose.
+* ``saved_inputs`` names, by position, the attributes that hold the inputs
+  when forward keeps a reshaped copy of an input rather than the tensor it
+  received (a batched matmul keeps its operands folded): the recorded
+  backward then still knows which input each one is.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ class Gate:
     jvp = None  # a method jvp(self, *tangents) -> the output's tangent, where a gate has one
     piecewise_linear = False
     constants: tuple = ()
+    saved_inputs: tuple = ()  # attribute names, by input position (see the module docstring)
 
     @property
     def name(self) -> str:

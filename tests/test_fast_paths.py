@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import minigrad as mg
+from minigrad import memory
 from minigrad.ops import GELU, BatchNorm, Dropout, Embedding, Index, LayerNorm, Softmax, Tanh
 
 TOLERANCE = {torch.float64: 1e-12, torch.float32: 2e-6}
@@ -190,6 +191,21 @@ def test_matmul_of_attention_heads_gives_torchs_numbers(transposed):
     torch.testing.assert_close(out.value, expected, rtol=0, atol=1e-12)
     torch.testing.assert_close(mq.grad, tq.grad, rtol=0, atol=1e-12)
     torch.testing.assert_close(mk.grad, tk.grad, rtol=0, atol=1e-12)
+
+
+def test_a_batch_of_products_keeps_one_folded_copy_of_split_heads_and_not_the_heads():
+    """q @ k^T over heads split from one tensor: bmm needs them folded, which copies them.
+    The gate keeps those copies (as torch's autograd does), not the views of the tensor
+    they were split from: the memory saved is the copies' and no more."""
+    ctx = mg.Context()
+    qk = ctx.variable(randn(2, 5, 24, dtype=torch.float64), requires_grad=True)
+    q, k = qk.split(12, 2)
+    out = heads(q) @ heads(k).transpose(-2, -1)
+    gate = out.node.gate
+    assert memory.storage_key(qk.value) not in memory.gate_storages(gate)
+    assert memory.node_saved_bytes(out.node) == 2 * q.value.numel() * 8  # the two copies
+    torch.testing.assert_close(gate.a, heads(q.value), rtol=0, atol=0)  # q's numbers
+    torch.testing.assert_close(gate.b, heads(k.value).transpose(-2, -1), rtol=0, atol=0)
 
 
 CROSS_ENTROPY_CASES = [
