@@ -92,8 +92,8 @@ class Recompute(Gate):
                 return (None,) * len(leaves)
             pending: dict = {}
             with recomputing(tape):  # the segment is on its tape now: its peak
-                for node, *_ in reverse_walk(out, grad_output, pending):
-                    node.release()
+                for _ in reverse_walk(out, grad_output, pending, release=True):
+                    pass
             totals = {id(variable): g for variable, g in leaf_gradients(pending)}
             return tuple(
                 totals.get(id(leaf)) if isinstance(leaf, Variable) else None for leaf in leaves
