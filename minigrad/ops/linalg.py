@@ -22,6 +22,7 @@ import torch
 from minigrad.errors import DTypeError, ShapeError, format_shape, message
 from minigrad.gate import Gate, apply_gate
 from minigrad.ops.broadcast import sum_to_shape
+from minigrad.ops.sizes import viewed
 from minigrad.ops.tangents import total
 
 
@@ -46,7 +47,7 @@ class MatMul(Gate):
             # to (B, H, T, D)); backward reads both operands again, so the folded
             # ones are kept, in the inputs' shapes: the copy is made once, not twice.
             a3, b3 = _folded(a), _folded(b)
-            self.a, self.b = a3.view(a.shape), b3.view(b.shape)
+            self.a, self.b = viewed(a3, a.shape), viewed(b3, b.shape)
             return torch.bmm(a3, b3).view(*a.shape[:-1], b.shape[-1])
         self.a, self.b = a, b
         return torch.matmul(a, b)
@@ -59,8 +60,8 @@ class MatMul(Gate):
         if a.ndim > 2 and a.shape[:-2] == b.shape[:-2]:  # a batch of products: bmm
             a3, b3, g3 = _folded(a), _folded(b), _folded(g)  # (views: forward folded a, b)
             return (
-                torch.bmm(g3, b3.transpose(1, 2)).view(a.shape) if need_a else None,
-                torch.bmm(a3.transpose(1, 2), g3).view(b.shape) if need_b else None,
+                viewed(torch.bmm(g3, b3.transpose(1, 2)), a.shape) if need_a else None,
+                viewed(torch.bmm(a3.transpose(1, 2), g3), b.shape) if need_b else None,
             )
         # torch.matmul copies an operand whose batch dimensions cannot be read as one
         # (attention's heads, (B, T, H, D) transposed to (B, H, T, D)); the formula reads

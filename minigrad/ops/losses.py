@@ -99,7 +99,7 @@ class NLLLoss(Gate):
         scale = per_row_scale(grad_output, self.reduction, self.total)
         # An ignored row gets exactly 0, even when every row is ignored and scale is 1/0.
         values = (-weights * scale).masked_fill_(~valid, 0)
-        rows = grad_output.new_zeros((targets.shape[0], classes_of(self.shape)))
+        rows = grad_output.new_zeros(targets.shape[0], classes_of(self.shape))
         return (unrows(rows.scatter_(1, safe, values), self.shape),)
 
     def jvp(self, t):
