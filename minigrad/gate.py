@@ -127,10 +127,10 @@ class Gate:
         parents = []
         needs = []
         context = None
-        first_dtype = None  # of the first floating input: the others must match it
+        several = False  # more than one tensor input: their floating dtypes must agree
         constants = None  # ids of the tensor inputs that need no gradient (create_graph asks)
         for x in inputs:
-            if isinstance(x, Variable):
+            if x.__class__ is Variable or isinstance(x, Variable):
                 if context is None:
                     context = x.context
                 elif x.context is not context:
@@ -157,13 +157,10 @@ class Gate:
                     tensors.append(value)
                     continue
                 constants = [id(value)] if constants is None else constants + [id(value)]
-            dtype = value.dtype
-            if dtype.is_floating_point:
-                if first_dtype is None:
-                    first_dtype = dtype
-                elif dtype is not first_dtype:
-                    raise _mixed_dtypes(self, first_dtype, dtype)
+            several = several or bool(tensors)
             tensors.append(value)
+        if several:
+            _check_dtypes(self, tensors)
         if context is None:
             context = default_context()
 
@@ -267,6 +264,19 @@ def _bad_argument(gate: Gate, error: Exception) -> ArgumentError:
         f"torch said: {str(error).splitlines()[0] if str(error) else type(error).__name__}\n"
         "help: compare the call with the op's signature, e.g. shapes as ints, dims as ints"
     )
+
+
+def _check_dtypes(gate: Gate, tensors: list) -> None:
+    """The floating-point tensors among ``tensors`` share one dtype (see _mixed_dtypes)."""
+    first = None
+    for t in tensors:
+        if t.__class__ is torch.Tensor or isinstance(t, torch.Tensor):
+            dtype = t.dtype
+            if dtype.is_floating_point:
+                if first is None:
+                    first = dtype
+                elif dtype is not first:
+                    raise _mixed_dtypes(gate, first, dtype)
 
 
 def _mixed_dtypes(gate: Gate, first: torch.dtype, second: torch.dtype) -> DTypeError:
