@@ -42,6 +42,7 @@ with ``retain_graph=True`` the tape is left whole and can be walked again.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 
 import torch
@@ -236,8 +237,9 @@ def backprop(root: Variable, grad=None, retain_graph=None, create_graph: bool = 
     pending: dict = {}
     alive = []  # (intermediate Variable, its gradient), written once the walk is over
     with Walk(root.context, retain_graph, create_graph) as walk:
-        for _ in reverse_walk(root, seed, pending, create_graph, walk.release, alive):
-            pass  # the walk does all the work: it sums, collects `alive`, releases
+        # The walk does all the work (it sums, collects `alive`, releases): run it to its
+        # end, keeping nothing it yields, so that no step's gradients outlive the step.
+        deque(reverse_walk(root, seed, pending, create_graph, walk.release, alive), maxlen=0)
         leaves = leaf_gradients(pending)
         # The walk is over: only now is anything written.
         for variable, g in alive:
