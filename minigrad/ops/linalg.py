@@ -250,9 +250,12 @@ def _linear_grads(needs, g, x, weight) -> tuple:
     """(G W, G^T x, sum of G) of y = x W^T + b, each only where ``needs`` asks (else None)."""
     need_x, need_w = needs[0], needs[1]
     need_b = len(needs) > 2 and needs[2]
-    grad_x = g @ weight if need_x else None
+    if need_x:  # (mm straight for a batch of rows, the usual case: matmul is one call more)
+        grad_x = g.mm(weight) if g.ndim == 2 else g @ weight
+    else:
+        grad_x = None
     g2 = _rows(g)
-    grad_w = _rows(g2).t() @ _rows(x) if need_w else None
+    grad_w = g2.t().mm(_rows(x)) if need_w else None
     grad_b = g2.sum(0) if need_b else None
     return grad_x, grad_w, grad_b
 
