@@ -127,7 +127,7 @@ class Gate:
         parents = []
         needs = []
         context = None
-        several = False  # more than one tensor input: their floating dtypes must agree
+        several = False  # more than one input came (numbers too): floating dtypes must agree
         constants = None  # ids of the tensor inputs that need no gradient (create_graph asks)
         for x in inputs:
             if x.__class__ is Variable or isinstance(x, Variable):
