@@ -51,13 +51,30 @@ class TrainResult:
 
     ``outputs`` maps each state name (``"bn.running_mean"``) to its new value,
     ``grads`` each ``"<variable>_grad"`` to its gradient (nimxla's names).
-    ``result["loss"]``, ``result["fc1.weight_grad"]`` also work.
+    ``result["loss"]``, ``result["fc1.weight_grad"]`` also work. (The two
+    tables are made when first read: a training loop that reads only the
+    loss does not pay for them on every step.)
     """
 
-    __slots__ = ("pred", "loss", "outputs", "grads")
+    __slots__ = ("pred", "loss", "_named", "_tables")
 
-    def __init__(self, pred, loss, outputs: dict, grads: dict):
-        self.pred, self.loss, self.outputs, self.grads = pred, loss, outputs, grads
+    def __init__(self, pred, loss, outputs: tuple, grads: tuple):
+        """``outputs`` and ``grads``: each a pair (names, values)."""
+        self.pred, self.loss = pred, loss
+        self._named, self._tables = (outputs, grads), None
+
+    def _made(self) -> tuple[dict, dict]:
+        if self._tables is None:
+            self._tables = tuple(dict(zip(names, values)) for names, values in self._named)
+        return self._tables
+
+    @property
+    def outputs(self) -> dict:
+        return self._made()[0]
+
+    @property
+    def grads(self) -> dict:
+        return self._made()[1]
 
     def __getitem__(self, name: str) -> torch.Tensor:
         if name in ("pred", "loss"):
@@ -159,8 +176,8 @@ class TrainStep(CompiledStep):
         return TrainResult(
             results[0],
             results[1],
-            dict(zip(self.output_names, results[2 + count :])),
-            dict(zip(self.grad_names, grads)),
+            (self.output_names, results[2 + count :]),
+            (self.grad_names, grads),
         )
 
     def _record(self, x, y, key) -> tuple:
