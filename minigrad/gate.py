@@ -66,7 +66,7 @@ from minigrad.errors import (
     format_shape,
 )
 from minigrad.grad_mode import state as grad_mode
-from minigrad.tape import default_context, leaf_edge
+from minigrad.tape import Node, default_context, leaf_edge
 from minigrad.variable import Variable, as_tensor
 
 
@@ -79,6 +79,16 @@ class Gate:
     piecewise_linear = False
     constants: tuple = ()
     saved_inputs: tuple = ()  # attribute names, by input position (see the module docstring)
+    # Whether backprop may trust this gate to send back one gradient per input, each of
+    # its input's shape. Only minigrad's own ops are trusted (set below, per class): their
+    # tests compare every gradient with torch.autograd's, shapes included. Every other
+    # gate (a learner's, or a subclass of an op written elsewhere) is checked on each
+    # walk, with a GradientError that says what came back instead.
+    gradients_tested = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.gradients_tested = cls.__module__.startswith("minigrad.ops.")
 
     @property
     def name(self) -> str:
@@ -127,7 +137,7 @@ class Gate:
         parents = []
         needs = []
         context = None
-        several = False  # more than one input came (numbers too): floating dtypes must agree
+        count = 0  # tensor inputs: with more than one, their floating dtypes must agree
         constants = None  # ids of the tensor inputs that need no gradient (create_graph asks)
         for x in inputs:
             if x.__class__ is Variable or isinstance(x, Variable):
@@ -157,9 +167,9 @@ class Gate:
                     tensors.append(value)
                     continue
                 constants = [id(value)] if constants is None else constants + [id(value)]
-            several = several or bool(tensors)
+            count += 1
             tensors.append(value)
-        if several:
+        if count > 1:
             _check_dtypes(self, tensors)
         if context is None:
             context = default_context()
@@ -177,12 +187,21 @@ class Gate:
         except (TypeError, ValueError) as error:  # an argument torch cannot take
             raise _bad_argument(self, error) from error
 
-        if isinstance(out, torch.Tensor):  # one output, the usual case
+        if out.__class__ is torch.Tensor or isinstance(out, torch.Tensor):  # one output, usual
             result = _new_output(out, recording, context)  # (_wrap, its check just made)
             outputs = (result,)
             if recording:
-                ids = (id(out),)
-                result.node = context.record(self, tuple(parents), outputs, inputs, ids, constants)
+                # context.record, written out (one call fewer: this runs for every op)
+                nodes = context.nodes
+                index = len(nodes)
+                keep = context.keep_outputs
+                node = result.node = Node(
+                    self, tuple(parents), outputs, index, keep, inputs if keep else None,
+                    (id(out),), constants,
+                )  # fmt: skip
+                nodes.append(node)
+                if index == context.growth_warning_at:
+                    context._warn_growth()
         else:  # several outputs (split, chunk): a tuple of Variables
             if not isinstance(out, (tuple, list)):
                 out = (out,)  # not a tensor either: _wrap says so
@@ -268,6 +287,8 @@ def _bad_argument(gate: Gate, error: Exception) -> ArgumentError:
 
 def _check_dtypes(gate: Gate, tensors: list) -> None:
     """The floating-point tensors among ``tensors`` share one dtype (see _mixed_dtypes)."""
+    if len(tensors) == 2 and tensors[0].dtype is tensors[1].dtype:  # two tensors, the usual
+        return
     first = None
     for t in tensors:
         if t.__class__ is torch.Tensor or isinstance(t, torch.Tensor):
