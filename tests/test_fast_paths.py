@@ -248,3 +248,35 @@ def test_cross_entropy_backward_on_tensors_equals_its_recorded_formula(dtype, op
     )
     moved = [gate.jvp(grad_output, arriving)]
     assert_equal_pairs(moved, values([recorded.jvp(grad_output, arriving)]), dtype, "jvp")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(256, 10), (1100, 4), (2, 4, 400), (600, 2), (32, 10)])
+@pytest.mark.parametrize("options", CROSS_ENTROPY_CASES, ids=CROSS_ENTROPY_IDS)
+def test_cross_entropy_laid_out_classes_first_gives_torchs_loss_and_gradient(dtype, shape, options):
+    """With few classes and many scores, log_softmax and its backward run on a (C, M)
+    copy of the scores (classes_first_pays): torch's loss and gradient all the same, and
+    rows' gradients laid out as rows. (32, 10) is below the rule's size: rows first."""
+    from minigrad.ops.losses import classes_first_pays
+
+    options = dict(options)
+    classes = shape[1]
+    if options.pop("weight", False):
+        options["weight"] = randn(classes, dtype=dtype, seed=3).abs() + 0.5
+    scores = randn(*shape, dtype=dtype) * 3
+    target_shape = (shape[0],) + shape[2:]
+    target = torch.randint(0, classes, target_shape, generator=torch.Generator().manual_seed(4))
+    x = mg.tensor(scores, requires_grad=True)
+    loss = mg.cross_entropy(x, target, **options)
+    assert loss.node.gate.classes_first == (shape != (32, 10))
+    assert classes_first_pays(scores.movedim(1, -1).reshape(-1, classes)) == (shape != (32, 10))
+    grad_output = randn(tuple(loss.shape), dtype=dtype, seed=1)
+    loss.backward(grad_output)
+    reference = scores.clone().requires_grad_(True)
+    expected = torch.nn.functional.cross_entropy(reference, target, **options)
+    expected.backward(grad_output)
+    tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype is torch.float32 else {}
+    torch.testing.assert_close(loss.value, expected.detach(), **tolerance)
+    torch.testing.assert_close(x.grad, reference.grad, **tolerance)
+    if len(shape) == 2:  # (as before: (N, C, d) scores get their gradient moved back, a view)
+        assert x.grad.is_contiguous()
