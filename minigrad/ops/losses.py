@@ -156,7 +156,7 @@ class CrossEntropy(Gate):
         self.logits = logits  # for reference_backward
         rows = rows_of(logits)
         self.classes_first = classes_first_pays(rows)
-        if self.classes_first:  # the same numbers from a faster layout (see classes_first_pays)
+        if self.classes_first:  # the same maths on a faster layout (see classes_first_pays)
             self.log_probs = torch.log_softmax(rows.t().contiguous(), 0).t()
         else:
             self.log_probs = torch.log_softmax(rows, 1)
