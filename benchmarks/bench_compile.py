@@ -35,6 +35,7 @@ from benchmarks.timing import (
     markdown_table,
     ratio,
 )
+from minigrad.ops.losses import classes_first_pays
 
 LR = 0.05
 
@@ -64,23 +65,24 @@ def cnn_models():
 # -- the kernel floors: minigrad's kernels, written out by hand -----------------------
 
 
-def cross_entropy_kernels(logits, y, one, minus_one):
+def cross_entropy_kernels(logits, y, one):
     """Forward and backward of minigrad's CrossEntropy gate (the mean, no row ignored).
 
-    Its two routes: torch's fused kernels below 64 rows, the plain
-    softmax - onehot from 64 rows on (``minigrad/ops/losses.py``).
+    torch's fused kernels, on the scores laid out classes first where that
+    pays (the gate's own rule, ``minigrad/ops/losses.py``).
     """
     aten = torch.ops.aten
-    log_probs = torch.log_softmax(logits, 1)
+    first = classes_first_pays(logits)
+    if first:
+        log_probs = torch.log_softmax(logits.t().contiguous(), 0).t()
+    else:
+        log_probs = torch.log_softmax(logits, 1)
     _, total = aten.nll_loss_forward(log_probs, y, None, 1, -100)
-    if logits.shape[0] < 64:
-        grad = aten.nll_loss_backward(one, log_probs, y, None, 1, -100, total)
+    grad = aten.nll_loss_backward(one, log_probs, y, None, 1, -100, total)
+    if not first:
         return torch._log_softmax_backward_data(grad, log_probs, 1, logits.dtype)
-    ignored = (y == -100).unsqueeze(1)
-    grad = log_probs.exp()
-    safe = y.unsqueeze(1).masked_fill(ignored, 0)
-    grad.scatter_add_(1, safe, minus_one.expand(grad.shape[0], 1))
-    return grad.mul_(one).div_(total).masked_fill_(ignored, 0)
+    grad = torch._log_softmax_backward_data(grad.t().contiguous(), log_probs.t(), 0, logits.dtype)
+    return grad.t().contiguous()
 
 
 def relu_backward(grad, out):
@@ -89,11 +91,11 @@ def relu_backward(grad, out):
 
 def mlp_floor(params, x, y):
     w1, b1, w2, b2 = params
-    one, minus_one = torch.ones(()), torch.full((1, 1), -1.0)
+    one = torch.ones(())
 
     def step():
         h = torch.relu(F.linear(x, w1, b1))
-        grad = cross_entropy_kernels(F.linear(h, w2, b2), y, one, minus_one)
+        grad = cross_entropy_kernels(F.linear(h, w2, b2), y, one)
         grad_h = grad @ w2
         grads_2 = (grad.t() @ h, grad.sum(0))
         grad_h = relu_backward(grad_h, h)
@@ -118,7 +120,7 @@ def unpool_kernels(grad, indices, shape):
 
 def cnn_floor(params, x, y):
     w1, b1, w2, b2, w3, b3 = params
-    one, minus_one = torch.ones(()), torch.full((1, 1), -1.0)
+    one = torch.ones(())
 
     def step():
         r1 = torch.relu(torch.conv2d(x, w1, b1))
@@ -126,7 +128,7 @@ def cnn_floor(params, x, y):
         r2 = torch.relu(torch.conv2d(p1, w2, b2))
         p2, i2 = pool_kernels(r2)
         flat = p2.reshape(p2.shape[0], -1)
-        grad = cross_entropy_kernels(F.linear(flat, w3, b3), y, one, minus_one)
+        grad = cross_entropy_kernels(F.linear(flat, w3, b3), y, one)
         grad_flat, gw3, gb3 = grad @ w3, grad.t() @ flat, grad.sum(0)
         grad_r2 = unpool_kernels(grad_flat.reshape(p2.shape), i2, r2.shape)
         grad_c2 = relu_backward(grad_r2, r2)

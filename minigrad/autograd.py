@@ -80,12 +80,10 @@ def grad(
     found: list = [None] * len(inputs)
     pending: dict = {}
     with Walk(context, retain_graph, create_graph) as walk:
-        for node, _, grads, _ in reverse_walk(outputs, seeds, pending, create_graph):
+        for node, grads, sent in reverse_walk(outputs, seeds, pending, create_graph, walk.release):
             for position, slot in wanted.get(node, ()):
                 found[position] = grads[slot]
-            if walk.release:
-                node.release()
-            grads = None
+            del grads, sent  # let go of them before the walk runs the next gate
         totals = {id(variable): total for variable, total in leaf_gradients(pending)}
     for position, x in enumerate(inputs):
         if x.node is None:

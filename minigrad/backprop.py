@@ -20,8 +20,8 @@ leaf's total. Two callers interpret that walk:
 
 * :func:`backprop` (``y.backward()``) writes: it adds each leaf's total to
   ``.grad``, sets the gradient of every intermediate Variable still alive,
-  releases each node as soon as it has been used (freeing what its gate
-  saved) and empties the tape, unless ``retain_graph=True``;
+  has the walk release each node as soon as it has been used (freeing what
+  its gate saved) and empties the tape, unless ``retain_graph=True``;
 * :func:`minigrad.trace.trace` summarises each step for the TapeViewer.
 
 With ``create_graph=True`` each gate's backward is itself recorded on the
@@ -42,6 +42,7 @@ with ``retain_graph=True`` the tape is left whole and can be walked again.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 
 import torch
@@ -70,7 +71,9 @@ from minigrad.walk_checks import (
 )
 
 
-def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Iterator:
+def reverse_walk(
+    root, seed, pending: dict, create_graph: bool = False, release: bool = False, alive=None
+) -> Iterator:
     """The gradients of every node that leads to ``root``, one node at a time, last first.
 
     ``root`` is a Variable with its ``seed`` gradient, or a list of Variables
@@ -81,18 +84,21 @@ def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Itera
     index of the node whose backward made it. The caller switches recording
     on (``enable_grad``) around the walk.
 
-    Yields ``(node, outputs, grads, grad_inputs)``:
+    Yields ``(node, grads, grad_inputs)``:
 
-    * ``outputs``: the node's output Variables (``None`` for one already freed);
     * ``grads``: the complete gradient arriving at each output, after its
       hooks (``None`` for an output nobody used: its gate got zeros);
     * ``grad_inputs``: what the gate sent back, one entry per input.
 
-    Nodes that no gradient reaches are skipped. The walk writes nothing: it
-    sums into ``pending`` (a dict the caller gives: node or leaf -> one
+    Nodes that no gradient reaches are skipped. The walk writes no gradient:
+    it sums into ``pending`` (a dict the caller gives: node or leaf -> one
     gradient per output), where a caller may watch the sums grow. When the
     walk is over, ``pending`` holds the total of each leaf it reached:
-    :func:`leaf_gradients` is the walk's last step.
+    :func:`leaf_gradients` is the walk's last step. Two chores a caller may
+    hand it, as only the walk knows when they are due: ``release`` lets go
+    of each node (and what its gate saved) once its gate has run, and
+    ``alive``, a list, gets ``(variable, gradient)`` for each output Variable
+    still alive, for the caller to write when the walk is over.
     """
     if root.__class__ is Variable:  # one root, the usual case
         source = leaf_edge(root)[0] if root.node is None else root.node
@@ -115,25 +121,32 @@ def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Itera
             if len(grads) == 1:  # one output, the usual case
                 # node.outputs(), inlined: this runs for every node. On a keep_outputs
                 # tape (not weak) the node holds the Variable itself.
-                held = node.held
-                outputs = [held[0]()] if node.weak else [held[0]]
-                variable = outputs[0]
-                if variable is not None and variable.hooks:
-                    grads[0] = _run_hooks(variable, grads[0])
+                variable = node.held[0]() if node.weak else node.held[0]
                 grad_output = grads[0]
+                if variable is not None:
+                    if variable.hooks:
+                        grad_output = grads[0] = _run_hooks(variable, grad_output)
+                    if alive is not None:
+                        alive.append((variable, grad_output))
             else:  # several outputs: an unused one sends back zeros
-                outputs = node.outputs()
-                for slot, variable in enumerate(outputs):
-                    if variable is not None and variable.hooks and grads[slot] is not None:
-                        grads[slot] = _run_hooks(variable, grads[slot])
+                for slot, variable in enumerate(node.outputs()):
+                    if variable is not None and grads[slot] is not None:
+                        if variable.hooks:
+                            grads[slot] = _run_hooks(variable, grads[slot])
+                        if alive is not None:
+                            alive.append((variable, grads[slot]))
                 grad_output = _fill_zeros(grads, node.shapes)
             if create_graph:
                 first_recorded = len(tape)
                 grad_inputs = record_backward(node, grad_output, context)
+                check = True
             else:
+                check = not node.gate.gradients_tested  # (see Gate.gradients_tested)
                 grad_inputs = node.gate.backward(grad_output)
             parents = node.parents
-            if not isinstance(grad_inputs, (tuple, list)) or len(grad_inputs) != len(parents):
+            if check and (
+                not isinstance(grad_inputs, (tuple, list)) or len(grad_inputs) != len(parents)
+            ):
                 raise wrong_count(node, grad_inputs)
             if AnomalyMode.enabled:
                 check_finite(node.gate, "backward", grad_inputs, node.index, node.shapes)
@@ -142,7 +155,7 @@ def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Itera
                     continue
                 target, slot = parent
                 shapes = target.shapes
-                if not isinstance(g, kinds) or g.shape != shapes[slot]:
+                if check and (not isinstance(g, kinds) or g.shape != shapes[slot]):
                     check_gradients(node, grad_inputs, kinds)
                 held = pending.get(target)
                 if held is None:  # the first gradient to reach this target
@@ -158,9 +171,11 @@ def reverse_walk(root, seed, pending: dict, create_graph: bool = False) -> Itera
             if create_graph:
                 for recorded in tape[first_recorded:]:
                     recorded.backward_of = node.index
-            yield node, outputs, grads, grad_inputs
+            if release:
+                node.release()  # its saved tensors are not needed any more
+            yield node, grads, grad_inputs
             # Let go of this node's gradients before the next gate runs.
-            grads = grad_output = grad_inputs = outputs = None
+            grads = grad_output = grad_inputs = variable = None
     except GeneratorExit:  # the caller stopped asking for steps: nothing went wrong
         raise
     except BaseException as error:  # Ctrl-C too: say where the walk stopped
@@ -226,17 +241,9 @@ def backprop(root: Variable, grad=None, retain_graph=None, create_graph: bool = 
     pending: dict = {}
     alive = []  # (intermediate Variable, its gradient), written once the walk is over
     with Walk(root.context, retain_graph, create_graph) as walk:
-        release = walk.release
-        for node, outputs, grads, _ in reverse_walk(root, seed, pending, create_graph):
-            if outputs[0] is not None or len(outputs) > 1:  # (usually freed: skip the loop)
-                for variable, g in zip(outputs, grads):
-                    if variable is not None and g is not None:
-                        alive.append((variable, g))
-            if release:
-                node.release()  # its saved tensors are not needed any more
-            # Drop this step's gradients now: the walk runs the next gate before
-            # the loop would rebind these names.
-            outputs = grads = None
+        # The walk does all the work (it sums, collects `alive`, releases): run it to its
+        # end, keeping nothing it yields, so that no step's gradients outlive the step.
+        deque(reverse_walk(root, seed, pending, create_graph, walk.release, alive), maxlen=0)
         leaves = leaf_gradients(pending)
         # The walk is over: only now is anything written.
         for variable, g in alive:

@@ -41,6 +41,10 @@ Higher-order gradients and forward mode need a little more of some gates
   inputs (sum, reshape, indexing, pooling are linear; relu and max are
   linear piece by piece). Such a backward is recorded as one node, and the
   backward of that node is the gate's ``jvp``: the transpose of a transpose.
+* ``saved_inputs`` names, by position, the attributes that hold the inputs
+  when forward keeps a reshaped copy of an input rather than the tensor it
+  received (a batched matmul keeps its operands folded): the recorded
+  backward then still knows which input each one is.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ from minigrad.errors import (
     format_shape,
 )
 from minigrad.grad_mode import state as grad_mode
-from minigrad.tape import default_context, leaf_edge
+from minigrad.tape import Node, default_context, leaf_edge
 from minigrad.variable import Variable, as_tensor
 
 
@@ -74,6 +78,17 @@ class Gate:
     jvp = None  # a method jvp(self, *tangents) -> the output's tangent, where a gate has one
     piecewise_linear = False
     constants: tuple = ()
+    saved_inputs: tuple = ()  # attribute names, by input position (see the module docstring)
+    # Whether backprop may trust this gate to send back one gradient per input, each of
+    # its input's shape. Only minigrad's own ops are trusted (set below, per class): their
+    # tests compare every gradient with torch.autograd's, shapes included. Every other
+    # gate (a learner's, or a subclass of an op written elsewhere) is checked on each
+    # walk, with a GradientError that says what came back instead.
+    gradients_tested = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.gradients_tested = cls.__module__.startswith("minigrad.ops.")
 
     @property
     def name(self) -> str:
@@ -122,10 +137,10 @@ class Gate:
         parents = []
         needs = []
         context = None
-        first_dtype = None  # of the first floating input: the others must match it
+        count = 0  # tensor inputs: with more than one, their floating dtypes must agree
         constants = None  # ids of the tensor inputs that need no gradient (create_graph asks)
         for x in inputs:
-            if isinstance(x, Variable):
+            if x.__class__ is Variable or isinstance(x, Variable):
                 if context is None:
                     context = x.context
                 elif x.context is not context:
@@ -152,13 +167,10 @@ class Gate:
                     tensors.append(value)
                     continue
                 constants = [id(value)] if constants is None else constants + [id(value)]
-            dtype = value.dtype
-            if dtype.is_floating_point:
-                if first_dtype is None:
-                    first_dtype = dtype
-                elif dtype is not first_dtype:
-                    raise _mixed_dtypes(self, first_dtype, dtype)
+            count += 1
             tensors.append(value)
+        if count > 1:
+            _check_dtypes(self, tensors)
         if context is None:
             context = default_context()
 
@@ -175,12 +187,21 @@ class Gate:
         except (TypeError, ValueError) as error:  # an argument torch cannot take
             raise _bad_argument(self, error) from error
 
-        if isinstance(out, torch.Tensor):  # one output, the usual case
+        if out.__class__ is torch.Tensor or isinstance(out, torch.Tensor):  # one output, usual
             result = _new_output(out, recording, context)  # (_wrap, its check just made)
             outputs = (result,)
             if recording:
-                ids = (id(out),)
-                result.node = context.record(self, tuple(parents), outputs, inputs, ids, constants)
+                # context.record, written out (one call fewer: this runs for every op)
+                nodes = context.nodes
+                index = len(nodes)
+                keep = context.keep_outputs
+                node = result.node = Node(
+                    self, tuple(parents), outputs, index, keep, inputs if keep else None,
+                    (id(out),), constants,
+                )  # fmt: skip
+                nodes.append(node)
+                if index == context.growth_warning_at:
+                    context._warn_growth()
         else:  # several outputs (split, chunk): a tuple of Variables
             if not isinstance(out, (tuple, list)):
                 out = (out,)  # not a tensor either: _wrap says so
@@ -262,6 +283,21 @@ def _bad_argument(gate: Gate, error: Exception) -> ArgumentError:
         f"torch said: {str(error).splitlines()[0] if str(error) else type(error).__name__}\n"
         "help: compare the call with the op's signature, e.g. shapes as ints, dims as ints"
     )
+
+
+def _check_dtypes(gate: Gate, tensors: list) -> None:
+    """The floating-point tensors among ``tensors`` share one dtype (see _mixed_dtypes)."""
+    if len(tensors) == 2 and tensors[0].dtype is tensors[1].dtype:  # two tensors, the usual
+        return
+    first = None
+    for t in tensors:
+        if t.__class__ is torch.Tensor or isinstance(t, torch.Tensor):
+            dtype = t.dtype
+            if dtype.is_floating_point:
+                if first is None:
+                    first = dtype
+                elif dtype is not first:
+                    raise _mixed_dtypes(gate, first, dtype)
 
 
 def _mixed_dtypes(gate: Gate, first: torch.dtype, second: torch.dtype) -> DTypeError:

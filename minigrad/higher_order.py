@@ -17,7 +17,9 @@ from (or to the node's own output). Which saved tensors are inputs or
 outputs, the tape remembers by ``id``: each node the ids of the tensors it
 returned (``node.output_ids``), so an input's id is that of the output, or
 leaf value, its edge comes from; and the ids of its inputs that need no
-gradient (``node.constant_ids``).
+gradient (``node.constant_ids``). A gate that keeps a copy of an input (a
+batched matmul keeps its operands folded) says which input it is instead
+(``Gate.saved_inputs``).
 
 Some saved tensors need no stand-in: those of an input that needs no
 gradient, those that are not floating point (masks, indices), and those a
@@ -92,10 +94,15 @@ def with_stand_ins(node, context) -> Gate:
     input_ids = [None if p is None else p[0].output_ids[p[1]] for p in node.parents]
     constant_ids = node.constant_ids or ()
     constants = gate.constants
+    named = dict(zip(gate.saved_inputs, node.parents))  # attribute -> its input's edge
     for name, value in gate.__dict__.items():
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
             continue
         if name in constants:
+            continue
+        if name in named:  # the gate says which input this is (a copy of it, perhaps)
+            if named[name] is not None:  # (None: an input that needs no gradient)
+                setattr(copy, name, stand_in(value, named[name], context))
             continue
         key = id(value)
         if key in input_ids:

@@ -33,6 +33,7 @@ smallest, 2 sqrt(n), at k = sqrt(n), for the price of one more forward pass.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import torch
@@ -92,8 +93,8 @@ class Recompute(Gate):
                 return (None,) * len(leaves)
             pending: dict = {}
             with recomputing(tape):  # the segment is on its tape now: its peak
-                for node, *_ in reverse_walk(out, grad_output, pending):
-                    node.release()
+                # (run to its end, keeping nothing it yields: see backprop)
+                deque(reverse_walk(out, grad_output, pending, release=True), maxlen=0)
             totals = {id(variable): g for variable, g in leaf_gradients(pending)}
             return tuple(
                 totals.get(id(leaf)) if isinstance(leaf, Variable) else None for leaf in leaves

@@ -121,7 +121,7 @@ def trace(root: Variable, grad=None) -> list[dict]:
 
     sums: dict = {}  # the walk's own running sums, read after each step
     reached = set()  # (target, slot) pairs some gradient has already reached
-    for node, _, grads, sent in reverse_walk(root, seed_gradient(root, grad, "trace"), sums):
+    for node, grads, sent in reverse_walk(root, seed_gradient(root, grad, "trace"), sums):
         inputs = []
         for position, parent in enumerate(node.parents):
             g = sent[position]

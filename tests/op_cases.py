@@ -66,6 +66,12 @@ def _indices(shape, rows):
     return lambda g: torch.randint(0, rows, shape, generator=g)
 
 
+def _heads(x):
+    """(B, T, 3 * D) -> (B, 3, T, D), as attention splits its heads (a view, not a copy)."""
+    b, t, _ = x.shape
+    return x.reshape(b, t, 3, -1).transpose(1, 2)
+
+
 def _normal(*shape):
     return lambda g: torch.randn(shape, generator=g)
 
@@ -296,6 +302,11 @@ CASES = [
         [(2, 3, 5, 4), (2, 3, 5, 4)],
     ),
     OpCase("matmul_heads_broadcast", lambda ns, a, b: a @ b, [(2, 3, 5, 4), (3, 4, 5)]),
+    OpCase(  # heads split from (B, T, H*D): operands whose batch dimensions need a copy to fold
+        "matmul_heads_split",
+        lambda ns, q, k: _heads(q) @ _heads(k).transpose(-2, -1),
+        [(2, 5, 12), (2, 5, 12)],
+    ),
     OpCase(
         "scaled_dot_product_attention_causal",
         lambda ns, q, k, v: ns.scaled_dot_product_attention(q, k, v, is_causal=True),

@@ -334,6 +334,24 @@ def test_a_gate_returning_a_bare_tensor():
         BareTensor()(x).sum().backward()
 
 
+class LearnersSum(mg.ops.reductions.Sum):
+    """A learner's subclass of one of minigrad's ops, with a backward of their own."""
+
+    def backward(self, grad_output):
+        return (grad_output,)  # forgot to expand to the input's shape
+
+
+def test_only_minigrads_own_ops_are_trusted_with_their_gradients_shapes():
+    """The walk skips the shape check for minigrad's ops (tested against torch), and only
+    for them: a learner's gate, or a learner's subclass of an op, is still checked."""
+    assert mg.ops.reductions.Sum.gradients_tested and mg.ops.linalg.Linear.gradients_tested
+    assert not WrongShape.gradients_tested and not LearnersSum.gradients_tested
+    assert not mg.Gate.gradients_tested
+    x = leaf([1.0, 2.0])
+    with pytest.raises(mg.GradientError, match=r"shape \(\) for input 0, whose shape is \(2,\)"):
+        LearnersSum(None, False)(x).backward()
+
+
 def test_cross_entropy_refuses_bad_targets():
     logits = leaf([[1.0, 2.0, 3.0]])
     with pytest.raises(TypeError, match="integer class indices"):

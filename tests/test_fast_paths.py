@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import minigrad as mg
+from minigrad import memory
 from minigrad.ops import GELU, BatchNorm, Dropout, Embedding, Index, LayerNorm, Softmax, Tanh
 
 TOLERANCE = {torch.float64: 1e-12, torch.float32: 2e-6}
@@ -192,6 +193,21 @@ def test_matmul_of_attention_heads_gives_torchs_numbers(transposed):
     torch.testing.assert_close(mk.grad, tk.grad, rtol=0, atol=1e-12)
 
 
+def test_a_batch_of_products_keeps_one_folded_copy_of_split_heads_and_not_the_heads():
+    """q @ k^T over heads split from one tensor: bmm needs them folded, which copies them.
+    The gate keeps those copies (as torch's autograd does), not the views of the tensor
+    they were split from: the memory saved is the copies' and no more."""
+    ctx = mg.Context()
+    qk = ctx.variable(randn(2, 5, 24, dtype=torch.float64), requires_grad=True)
+    q, k = qk.split(12, 2)
+    out = heads(q) @ heads(k).transpose(-2, -1)
+    gate = out.node.gate
+    assert memory.storage_key(qk.value) not in memory.gate_storages(gate)
+    assert memory.node_saved_bytes(out.node) == 2 * q.value.numel() * 8  # the two copies
+    torch.testing.assert_close(gate.a, heads(q.value), rtol=0, atol=0)  # q's numbers
+    torch.testing.assert_close(gate.b, heads(k.value).transpose(-2, -1), rtol=0, atol=0)
+
+
 CROSS_ENTROPY_CASES = [
     {},  # the usual mean over one-hot rows
     {"ignore_index": 1},  # some rows ignored
@@ -232,3 +248,35 @@ def test_cross_entropy_backward_on_tensors_equals_its_recorded_formula(dtype, op
     )
     moved = [gate.jvp(grad_output, arriving)]
     assert_equal_pairs(moved, values([recorded.jvp(grad_output, arriving)]), dtype, "jvp")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(256, 10), (1100, 4), (2, 4, 400), (600, 2), (32, 10)])
+@pytest.mark.parametrize("options", CROSS_ENTROPY_CASES, ids=CROSS_ENTROPY_IDS)
+def test_cross_entropy_laid_out_classes_first_gives_torchs_loss_and_gradient(dtype, shape, options):
+    """With few classes and many scores, log_softmax and its backward run on a (C, M)
+    copy of the scores (classes_first_pays): torch's loss and gradient all the same, and
+    rows' gradients laid out as rows. (32, 10) is below the rule's size: rows first."""
+    from minigrad.ops.losses import classes_first_pays
+
+    options = dict(options)
+    classes = shape[1]
+    if options.pop("weight", False):
+        options["weight"] = randn(classes, dtype=dtype, seed=3).abs() + 0.5
+    scores = randn(*shape, dtype=dtype) * 3
+    target_shape = (shape[0],) + shape[2:]
+    target = torch.randint(0, classes, target_shape, generator=torch.Generator().manual_seed(4))
+    x = mg.tensor(scores, requires_grad=True)
+    loss = mg.cross_entropy(x, target, **options)
+    assert loss.node.gate.classes_first == (shape != (32, 10))
+    assert classes_first_pays(scores.movedim(1, -1).reshape(-1, classes)) == (shape != (32, 10))
+    grad_output = randn(tuple(loss.shape), dtype=dtype, seed=1)
+    loss.backward(grad_output)
+    reference = scores.clone().requires_grad_(True)
+    expected = torch.nn.functional.cross_entropy(reference, target, **options)
+    expected.backward(grad_output)
+    tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype is torch.float32 else {}
+    torch.testing.assert_close(loss.value, expected.detach(), **tolerance)
+    torch.testing.assert_close(x.grad, reference.grad, **tolerance)
+    if len(shape) == 2:  # (as before: (N, C, d) scores get their gradient moved back, a view)
+        assert x.grad.is_contiguous()

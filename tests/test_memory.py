@@ -7,6 +7,8 @@ minigrad.
 
 from __future__ import annotations
 
+import weakref
+
 import pytest
 import torch
 
@@ -88,3 +90,44 @@ def test_the_tape_viewer_and_draw_tape_show_the_bytes():
     assert "<th>bytes</th>" in viewer.table.value and "<td>1.0 KiB</td>" in viewer.table.value
     # a * a: both factors are the same tensor, one storage (named as the learner named it)
     assert "saved: a (256,), a (256,) (1.0 KiB)" in widgets.draw_tape(loss, show_saved=True).source
+
+
+class _Spy(mg.Gate):
+    """y = 2x; its backward notes (weakly) the gradients that have passed the walk so far."""
+
+    def __init__(self, passed: list):
+        self.passed = passed
+
+    def forward(self, x):
+        return x * 2.0
+
+    def backward(self, grad_output):
+        alive = [name for name, ref in self.passed if ref() is not None]
+        self.passed.append((f"arriving at node {len(self.passed)}", weakref.ref(grad_output)))
+        grad = grad_output * 2.0
+        self.passed.append((f"sent by node {len(self.passed) - 1}", weakref.ref(grad)))
+        self.alive_when_called = alive
+        return (grad,)
+
+
+@pytest.mark.parametrize("walk", ["backward", "mg.grad"])
+def test_a_gradient_is_freed_once_the_walk_has_passed_it(walk):
+    """When a gate's backward runs, only the gradient arriving at it is alive: the ones
+    that arrived at nodes walked before are gone (nothing holds a finished step's
+    gradients), so backward's peak memory is that of the live gradients alone."""
+    passed: list = []
+    x = mg.tensor(torch.randn(1000, dtype=torch.float64), requires_grad=True)
+    gates = [_Spy(passed) for _ in range(4)]
+    h = x
+    for gate in gates:
+        h = gate(h)
+    loss = h.sum()
+    del h  # (a live output keeps its gradient, by design: only the walk's own hold counts)
+    if walk == "backward":
+        loss.backward()
+    else:
+        mg.grad(loss, [x])
+    for gate in reversed(gates[:-1]):  # the last gate (walked first) saw nothing before it
+        # what arrived at the node walked before it is gone; what that node sent is
+        # the gradient arriving here, held by the walk until this gate has used it
+        assert len(gate.alive_when_called) <= 1, gate.alive_when_called

@@ -91,7 +91,7 @@ def test_layer_constructors_raise_hyper_parameter_errors():
 # Python's protocols need these exact types: a missing attribute, a missing key.
 ALLOWED = {
     ("registry.py", "AttributeError"),  # __getattr__: hasattr() relies on it
-    ("compile.py", "KeyError"),  # TrainResult["name"]: a mapping
+    ("train_result.py", "KeyError"),  # TrainResult["name"]: a mapping
     ("compile.py", "AttributeError"),  # step.program before the first call: hasattr() holds
     ("digits.py", "FileNotFoundError"),  # the package's own data file is missing
     ("digits.py", "ValueError"),  # ... or damaged

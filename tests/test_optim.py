@@ -428,3 +428,63 @@ def test_adam_on_all_parameters_at_once_gives_the_per_parameter_numbers(name, se
             )  # fmt: skip
         for position, (p, value) in enumerate(zip(params, by_hand)):
             assert torch.equal(p.value, value), f"parameter {position} after step {step}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("name, settings", CASES[:6], ids=[f"{s}" for _, s in CASES[:6]])
+def test_sgd_on_all_parameters_at_once_gives_the_per_parameter_numbers(name, settings, dtype):
+    """SGD.update runs sgd_update_foreach when every buffer is made or none is: bit for bit
+    the numbers of sgd_update, the readable rule, on each parameter. Step 1 leaves one
+    parameter without a gradient, so at step 2 its buffer is missing while the others have
+    one: that step goes parameter by parameter."""
+    g = torch.Generator().manual_seed(1)
+    shapes = [(5, 3), (5,), (2, 5), ()]
+    start = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+    params = [mg.tensor(v.clone(), requires_grad=True) for v in start]
+    opt = getattr(mg.optim, name)(params, **settings)
+    group = opt.param_groups[0]
+    rule = {k: group[k] for k in ("lr", "weight_decay", "momentum", "nesterov")}
+    by_hand = [v.clone() for v in start]
+    buffers = [None] * len(shapes)
+    for step in range(1, 6):
+        grads = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+        if step == 1:  # parameter 2 gets its first gradient at step 2
+            grads[2] = None
+        for p, grad in zip(params, grads):
+            p.grad = grad
+        opt.step()
+        for i, (value, grad) in enumerate(zip(by_hand, grads)):
+            if grad is not None:
+                buffers[i] = mg.optim.sgd_update(value, grad, buffers[i], **rule)
+        for position, (p, value) in enumerate(zip(params, by_hand)):
+            assert torch.equal(p.value, value), f"parameter {position} after step {step}"
+
+
+@pytest.mark.parametrize("name, settings", [CASES[3], CASES[7], CASES[12]])
+@pytest.mark.parametrize("carrier", ["value", "grad"])
+def test_a_tensor_with_torchs_own_requires_grad_is_updated_outside_torchs_autograd(
+    name, settings, carrier
+):
+    """A value (or a gradient) the learner made with torch's requires_grad=True: step runs
+    the update under torch.no_grad(), so torch neither refuses the in-place change of a
+    leaf nor records it, and the numbers are those of plain tensors. (Without that block,
+    torch raises on the value, and on the gradient it makes the parameter a tracked tensor.)
+    """
+    g = torch.Generator().manual_seed(2)
+    start = [torch.randn(4, 3, generator=g), torch.randn(3, generator=g)]
+    grads = [[torch.randn(4, 3, generator=g), torch.randn(3, generator=g)] for _ in range(3)]
+    plain = [mg.tensor(v.clone(), requires_grad=True) for v in start]
+    odd = [mg.tensor(v.clone(), requires_grad=True) for v in start]
+    if carrier == "value":
+        odd[0].value = odd[0].value.clone().requires_grad_(True)
+    plain_opt = getattr(mg.optim, name)(plain, **settings)
+    odd_opt = getattr(mg.optim, name)(odd, **settings)
+    for step_grads in grads:
+        for p, q, grad in zip(plain, odd, step_grads):
+            p.grad = grad.clone()
+            q.grad = grad.clone().requires_grad_(carrier == "grad")
+        plain_opt.step()
+        odd_opt.step()
+    for p, q in zip(plain, odd):
+        assert q.value.grad_fn is None, "the update was recorded by torch's autograd"
+        assert torch.equal(p.value, q.value.detach())

@@ -15,6 +15,7 @@ Reading order (each file imports only the ones before it):
     layers.py       dropout, Dropout, pooling, Flatten, activation modules
     containers.py   Sequential
     step_program.py one step recorded once and written out as a Program, cached per signature
+    train_result.py TrainResult: pred, loss, outputs and grads of a compiled step
     compile.py      compile_train, compile_test: a model's step built once as a program
     embedding.py    Embedding
     layernorm.py    LayerNorm
@@ -54,7 +55,8 @@ from minigrad.nn.layers import (
     dropout,
 )
 from minigrad.nn.containers import Sequential
-from minigrad.nn.compile import TrainResult, compile_test, compile_train
+from minigrad.nn.train_result import TrainResult
+from minigrad.nn.compile import compile_test, compile_train
 from minigrad.nn.embedding import Embedding
 from minigrad.nn.layernorm import LayerNorm
 from minigrad.nn.attention import CausalSelfAttention, MultiheadAttention

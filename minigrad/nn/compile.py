@@ -41,43 +41,10 @@ import torch
 
 from minigrad.nn.module import Module
 from minigrad.nn.step_program import ProgramCache, identifier, record_step, signature_of
+from minigrad.nn.train_result import TrainResult
 from minigrad.ops import softmax as _softmax
 from minigrad.tape import no_grad
 from minigrad.variable import Variable, as_tensor
-
-
-class TrainResult:
-    """What one training step returns: ``pred``, ``loss``, ``outputs`` and ``grads``.
-
-    ``outputs`` maps each state name (``"bn.running_mean"``) to its new value,
-    ``grads`` each ``"<variable>_grad"`` to its gradient (nimxla's names).
-    ``result["loss"]``, ``result["fc1.weight_grad"]`` also work.
-    """
-
-    __slots__ = ("pred", "loss", "outputs", "grads")
-
-    def __init__(self, pred, loss, outputs: dict, grads: dict):
-        self.pred, self.loss, self.outputs, self.grads = pred, loss, outputs, grads
-
-    def __getitem__(self, name: str) -> torch.Tensor:
-        if name in ("pred", "loss"):
-            return getattr(self, name)
-        for table in (self.grads, self.outputs):
-            if name in table:
-                return table[name]
-        raise KeyError(
-            f"{name!r}: a train step returns 'pred', 'loss', the outputs {list(self.outputs)} "
-            f"and the gradients {list(self.grads)}"
-        )
-
-    def keys(self) -> list[str]:
-        return ["pred", "loss", *self.outputs, *self.grads]
-
-    def __repr__(self) -> str:
-        return (
-            f"TrainResult(loss={self.loss.item():.6g}, pred {tuple(self.pred.shape)}, "
-            f"{len(self.outputs)} outputs, {len(self.grads)} grads)"
-        )
 
 
 def _tensor(x) -> torch.Tensor:
@@ -159,8 +126,8 @@ class TrainStep(CompiledStep):
         return TrainResult(
             results[0],
             results[1],
-            dict(zip(self.output_names, results[2 + count :])),
-            dict(zip(self.grad_names, grads)),
+            (self.output_names, results[2 + count :]),
+            (self.grad_names, grads),
         )
 
     def _record(self, x, y, key) -> tuple:
@@ -216,10 +183,13 @@ def update_of(optimizer, learnable: list[Variable]) -> Callable[[], None]:
 
     def update() -> None:
         state = optimizer.state  # (looked up each time: load_state_dict replaces it)
-        with torch.no_grad():
-            for group, todo in work:
-                todo_now = [(p, state.setdefault(i, {})) for p, i in todo if p.requires_grad]
-                optimizer.update(group, todo_now)
+        tracked = False  # a value with torch's requires_grad (see run_updates)
+        for p in learnable:
+            tracked = tracked or p.value.requires_grad
+        now = []
+        for group, todo in work:
+            now.append((group, [(p, state.setdefault(i, {})) for p, i in todo if p.requires_grad]))
+        optimizer.run_updates(now, tracked)
 
     return update
 

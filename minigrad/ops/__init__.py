@@ -1,11 +1,11 @@
 """Every differentiable op: one Gate class each, grouped by family.
 
-Read in this order: aten (torch's kernels by name), arguments (the checks
-every op shares), arithmetic, elementwise, casts, reductions, activations,
-shape, pieces, linalg, conv, pooling, normalization, dropout, embedding,
-class_rows, soft_cross_entropy, cross_entropy_backward, losses,
-elementwise_losses; then masking, gather and attention (the pieces of a
-transformer).
+Read in this order: aten (torch's kernels by name), sizes (shapes handed
+to torch the fast way), arguments (the checks every op shares), arithmetic,
+elementwise, casts, reductions, activations, shape, pieces, linalg, conv,
+pooling, normalization, dropout, embedding, class_rows, soft_cross_entropy,
+cross_entropy_backward, losses, elementwise_losses; then masking, gather and
+attention (the pieces of a transformer).
 Each file pairs its Gate classes with the plain functions (``mg.add``,
 ``mg.relu`` ...) that run them; the functions take torch's arguments, in
 torch's order.

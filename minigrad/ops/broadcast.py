@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from minigrad.errors import ShapeError, format_shape, message
+from minigrad.ops.sizes import reshaped
 
 
 def sum_to_shape(grad: torch.Tensor, shape) -> torch.Tensor:
@@ -23,15 +24,15 @@ def sum_to_shape(grad: torch.Tensor, shape) -> torch.Tensor:
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
+    if grad.shape[lead:] == shape:  # only new leading dimensions (a bias over a batch)
+        return grad.sum(0) if lead == 1 else grad.sum(tuple(range(lead)))
     dims = list(range(lead))
     for i, size in enumerate(shape):
         if size == 1 and grad.shape[lead + i] != 1:
             dims.append(lead + i)
-    if lead and dims == list(range(lead)):  # only new leading dimensions: summing leaves the shape
-        return grad.sum(dims)
     if dims:
         grad = grad.sum(dims, keepdim=True)
-    return grad.reshape(shape)
+    return reshaped(grad, shape)
 
 
 def shape_of(x) -> torch.Size | None:

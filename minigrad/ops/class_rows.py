@@ -143,14 +143,3 @@ def check_weight(op: str, scores, weight) -> None:
                 "give each class a weight, e.g. inverse class frequencies",
             )
         )
-
-
-_MINUS_ONES: dict = {}
-
-
-def minus_one(like: torch.Tensor) -> torch.Tensor:
-    """A cached -1 of ``like``'s dtype and device (a fresh one would cost a kernel each step)."""
-    key = (like.dtype, like.device)
-    if key not in _MINUS_ONES:
-        _MINUS_ONES[key] = torch.full((1, 1), -1.0, dtype=like.dtype, device=like.device)
-    return _MINUS_ONES[key]

@@ -20,6 +20,7 @@ from minigrad.errors import (
 )
 from minigrad.gate import Gate
 from minigrad.ops.arguments import dim_index
+from minigrad.ops.sizes import zeros_like_shape
 from minigrad.variable import Variable
 
 _INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
@@ -42,7 +43,7 @@ class Gather(Gate):
         return torch.gather(x, self.dim, self.index)
 
     def backward(self, grad_output):
-        zeros = grad_output.new_zeros(self.in_shape)
+        zeros = zeros_like_shape(grad_output, self.in_shape)
         return (zeros.scatter_add(self.dim, self.index.long(), grad_output),)
 
     def jvp(self, t):
@@ -69,7 +70,7 @@ class IndexSelect(Gate):
         return torch.index_select(x, self.dim, self.index)
 
     def backward(self, grad_output):
-        zeros = grad_output.new_zeros(self.in_shape)
+        zeros = zeros_like_shape(grad_output, self.in_shape)
         return (zeros.index_add(self.dim, self.index, grad_output),)
 
     def jvp(self, t):

@@ -15,11 +15,14 @@ they are recorded as they run. A product is linear in each factor, so its
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from minigrad.errors import DTypeError, ShapeError, format_shape, message
 from minigrad.gate import Gate, apply_gate
 from minigrad.ops.broadcast import sum_to_shape
+from minigrad.ops.sizes import viewed
 from minigrad.ops.tangents import total
 
 
@@ -30,10 +33,22 @@ class MatMul(Gate):
 
     :meth:`reference_backward` is that formula for every shape, written with
     operations Variables share (``create_graph`` records it); ``backward``
-    takes torch's ``mm`` straight for two matrices, the usual case.
+    takes torch's ``mm`` straight for two matrices, the usual case, and
+    ``bmm`` for two batches of matrices with the same batch dimensions
+    (attention's scores and mixing), on the operands as forward folded them.
     """
 
+    saved_inputs = ("a", "b")  # a batch of products keeps its inputs folded (see forward)
+
     def forward(self, a, b):
+        if a.ndim > 2 and a.shape[:-2] == b.shape[:-2]:  # a batch of products
+            # bmm wants one batch dimension. Folding copies an operand whose batch
+            # dimensions cannot be read as one (the heads of (B, T, H, D) transposed
+            # to (B, H, T, D)); backward reads both operands again, so the folded
+            # ones are kept, in the inputs' shapes: the copy is made once, not twice.
+            a3, b3 = _folded(a), _folded(b)
+            self.a, self.b = viewed(a3, a.shape), viewed(b3, b.shape)
+            return torch.bmm(a3, b3).view(*a.shape[:-1], b.shape[-1])
         self.a, self.b = a, b
         return torch.matmul(a, b)
 
@@ -42,6 +57,12 @@ class MatMul(Gate):
         a, b, g = self.a, self.b, grad_output
         if a.ndim == 2 and b.ndim == 2:  # two matrices, the usual case: nothing to sum back
             return (g.mm(b.t()) if need_a else None, a.t().mm(g) if need_b else None)
+        if a.ndim > 2 and a.shape[:-2] == b.shape[:-2]:  # a batch of products: bmm
+            a3, b3, g3 = _folded(a), _folded(b), _folded(g)  # (views: forward folded a, b)
+            return (
+                viewed(torch.bmm(g3, b3.transpose(1, 2)), a.shape) if need_a else None,
+                viewed(torch.bmm(a3.transpose(1, 2), g3), b.shape) if need_b else None,
+            )
         # torch.matmul copies an operand whose batch dimensions cannot be read as one
         # (attention's heads, (B, T, H, D) transposed to (B, H, T, D)); the formula reads
         # the gradient twice, so such a gradient is copied once here instead.
@@ -229,9 +250,12 @@ def _linear_grads(needs, g, x, weight) -> tuple:
     """(G W, G^T x, sum of G) of y = x W^T + b, each only where ``needs`` asks (else None)."""
     need_x, need_w = needs[0], needs[1]
     need_b = len(needs) > 2 and needs[2]
-    grad_x = g @ weight if need_x else None
+    if need_x:  # (mm straight for a batch of rows, the usual case: matmul is one call more)
+        grad_x = g.mm(weight) if g.ndim == 2 else g @ weight
+    else:
+        grad_x = None
     g2 = _rows(g)
-    grad_w = _rows(g2).t() @ _rows(x) if need_w else None
+    grad_w = g2.t().mm(_rows(x)) if need_w else None
     grad_b = g2.sum(0) if need_b else None
     return grad_x, grad_w, grad_b
 
@@ -244,6 +268,11 @@ def _rows(t):
 def _linear(x, weight, *bias):
     """x W^T (+ b), on tensors or (recorded) on Variables."""
     return apply_gate(Linear(), x, weight, *bias)
+
+
+def _folded(t: torch.Tensor) -> torch.Tensor:
+    """(..., n, k) as (batch, n, k): the batch dimensions as one (a copy if they cannot be)."""
+    return t.reshape(math.prod(t.shape[:-2]), t.shape[-2], t.shape[-1])
 
 
 def _batch_folded(t: torch.Tensor) -> torch.Tensor:

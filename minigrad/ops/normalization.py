@@ -285,7 +285,12 @@ _native_layer_norm_backward = aten_kernel("native_layer_norm_backward")
 
 def _one_dtype(x, weight, bias, statistic) -> bool:
     """True when the native kernels take these as they are: every tensor of x's dtype."""
-    return all(t is None or t.dtype == x.dtype for t in (weight, bias, statistic))
+    dtype = x.dtype  # (written out, not all() over a generator: this runs every step)
+    return (
+        (weight is None or weight.dtype == dtype)
+        and (bias is None or bias.dtype == dtype)
+        and (statistic is None or statistic.dtype == dtype)
+    )
 
 
 def batch_norm(

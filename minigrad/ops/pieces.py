@@ -13,6 +13,7 @@ import torch
 from minigrad.errors import ArgumentError, OutOfRangeError, ShapeError, format_shape, message
 from minigrad.gate import Gate
 from minigrad.ops.arguments import dim_index
+from minigrad.ops.sizes import zeros_like_shape
 from minigrad.variable import Variable
 
 
@@ -64,7 +65,7 @@ class Index(Gate):
 
     def backward(self, grad_output):
         if _is_tensors(self.key):  # x[i] or x[i, j]: torch's one kernel for the sum below
-            grad = grad_output.new_zeros(self.in_shape)
+            grad = zeros_like_shape(grad_output, self.in_shape)
             key = self.key if isinstance(self.key, tuple) else (self.key,)
             return (grad.index_put_(key, grad_output, accumulate=True),)
         return self.reference_backward(grad_output)

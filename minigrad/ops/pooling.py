@@ -93,9 +93,9 @@ class MaxPool2d(_Pool):
     def backward(self, grad_output):
         grad_output = self._batch_grad(grad_output)
         n, c, h, w = self.x_shape
-        grad = grad_output.new_zeros((n, c, h * w))
+        grad = grad_output.new_zeros(n, c, h * w)
         grad.scatter_add_(2, self.indices.flatten(2), grad_output.flatten(2))
-        return (self._unbatch(grad.view(self.x_shape)),)
+        return (self._unbatch(grad.view(n, c, h, w)),)
 
     def jvp(self, t):
         t = t if self.batched else t.unsqueeze(0)
@@ -146,11 +146,11 @@ class AvgPool2d(_Pool):
         scaled = (grad_output / self._divisors(grad_output)).reshape(n * c, 1, oh, ow)
         # Spread each window's share over the k*k positions it covers, in the
         # coordinates of the padded input; then keep the part over the real input.
-        ones = grad_output.new_ones((1, 1, kh, kw))
+        ones = grad_output.new_ones(1, 1, kh, kw)
         spread = F.conv_transpose2d(scaled, ones, stride=self.stride)
         missing_h, missing_w = h + 2 * ph - spread.shape[-2], w + 2 * pw - spread.shape[-1]
         spread = F.pad(spread, (0, max(missing_w, 0), 0, max(missing_h, 0)))
-        return (self._unbatch(spread[..., ph : ph + h, pw : pw + w].reshape(self.x_shape)),)
+        return (self._unbatch(spread[..., ph : ph + h, pw : pw + w].reshape(n, c, h, w)),)
 
     def jvp(self, t):
         t = t if self.batched else t.unsqueeze(0)

@@ -27,6 +27,7 @@ from minigrad.gate import Gate
 from minigrad.ops.arguments import dim_index, dim_tuple
 from minigrad.ops.casts import to
 from minigrad.ops.elementwise import Maximum, Minimum
+from minigrad.ops.sizes import expanded
 from minigrad.variable import Variable, tensor_of
 
 
@@ -63,7 +64,7 @@ class Sum(Gate):
         return x.sum(self.dims, keepdim=self.keepdim) if self.dims else x.sum()
 
     def backward(self, grad_output):
-        return (_keep(grad_output, self.dims, self.keepdim).expand(self.shape),)
+        return (expanded(_keep(grad_output, self.dims, self.keepdim), self.shape),)
 
     def jvp(self, t):
         return t.sum(self.dims, keepdim=self.keepdim) if self.dims else t.sum()
@@ -87,7 +88,7 @@ class Mean(Gate):
 
     def backward(self, grad_output):
         grad = _keep(grad_output / self.count, self.dims, self.keepdim)
-        return (grad.expand(self.shape),)
+        return (expanded(grad, self.shape),)
 
     def jvp(self, t):
         return t.mean(self.dims, keepdim=self.keepdim) if self.dims else t.mean()

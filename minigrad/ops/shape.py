@@ -21,6 +21,7 @@ from minigrad.errors import (
 from minigrad.gate import Gate
 from minigrad.ops.arguments import dim_index
 from minigrad.ops.broadcast import sum_to_shape
+from minigrad.ops.sizes import expanded, permuted, reshaped, viewed
 
 
 class Reshape(Gate):
@@ -37,13 +38,13 @@ class Reshape(Gate):
 
     def forward(self, x):
         self.in_shape = x.shape
-        return x.view(self.shape) if self.view else x.reshape(self.shape)
+        return viewed(x, self.shape) if self.view else reshaped(x, self.shape)
 
     def backward(self, grad_output):
-        return (grad_output.reshape(self.in_shape),)
+        return (reshaped(grad_output, self.in_shape),)
 
     def jvp(self, t):
-        return t.reshape(self.shape)
+        return reshaped(t, self.shape)
 
     def explain(self, tensors, error):
         x = tensors[0]
@@ -101,16 +102,16 @@ class Permute(Gate):
         self.dims = tuple(dims)
 
     def forward(self, x):
-        return x.permute(self.dims)
+        return permuted(x, self.dims)
 
     def jvp(self, t):
-        return t.permute(self.dims)
+        return permuted(t, self.dims)
 
     def backward(self, grad_output):
         inverse = [0] * len(self.dims)
         for i, d in enumerate(self.dims):
             inverse[d] = i
-        return (grad_output.permute(inverse),)
+        return (permuted(grad_output, inverse),)
 
 
 class Squeeze(Gate):
@@ -126,7 +127,7 @@ class Squeeze(Gate):
         return x.squeeze() if self.dim is None else x.squeeze(self.dim)
 
     def backward(self, grad_output):
-        return (grad_output.reshape(self.in_shape),)
+        return (reshaped(grad_output, self.in_shape),)
 
     def jvp(self, t):
         return t.squeeze() if self.dim is None else t.squeeze(self.dim)
@@ -145,7 +146,7 @@ class Unsqueeze(Gate):
         return x.unsqueeze(self.dim)
 
     def backward(self, grad_output):
-        return (grad_output.reshape(self.in_shape),)
+        return (reshaped(grad_output, self.in_shape),)
 
     def jvp(self, t):
         return t.unsqueeze(self.dim)
@@ -161,13 +162,13 @@ class Expand(Gate):
 
     def forward(self, x):
         self.in_shape = x.shape
-        return x.expand(self.sizes)
+        return expanded(x, self.sizes)
 
     def backward(self, grad_output):
         return (sum_to_shape(grad_output, self.in_shape),)
 
     def jvp(self, t):
-        return t.expand(self.sizes)
+        return expanded(t, self.sizes)
 
     def explain(self, tensors, error):
         return ShapeError(

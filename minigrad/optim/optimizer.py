@@ -141,7 +141,7 @@ class Optimizer(OptimizerSeedNames):
         Every gradient is checked (shape, dtype, device) before the first
         parameter moves, so a bad one leaves the whole model as it was.
         """
-        work, position = [], 0
+        work, position, tracked = [], 0, False
         for group in self.param_groups:
             todo = []
             for p in group["params"]:
@@ -154,15 +154,30 @@ class Optimizer(OptimizerSeedNames):
                         or grad.device != value.device
                     ):
                         _refuse_gradient(self.name, position, p)
+                    tracked = tracked or value.requires_grad or grad.requires_grad
                     todo.append((p, position))
                 position += 1
             if todo:
                 work.append((group, todo))
-        # Parameters are plain tensors; no_grad only guards against a value
-        # that somehow carries torch's own autograd history.
-        with torch.no_grad():
-            for group, todo in work:
-                self.update(group, [(p, self.state.setdefault(i, {})) for p, i in todo])
+        state = self.state
+        work = [(group, [(p, state.setdefault(i, {})) for p, i in todo]) for group, todo in work]
+        self.run_updates(work, tracked)
+
+    def run_updates(self, work: list, tracked: bool) -> None:
+        """``self.update(group, todo)`` for each ``(group, todo)`` in ``work``.
+
+        Values are plain tensors, untracked by torch's autograd. Only when a
+        value or gradient does carry it (``tracked``: a tensor with torch's
+        ``requires_grad`` the learner put there) do the rules run inside
+        ``torch.no_grad()``, which costs more than updating a small parameter
+        (6 us against 3 us for an ``add_``, inside a training step).
+        """
+        if tracked and torch.is_grad_enabled():
+            with torch.no_grad():
+                self.run_updates(work, False)
+            return
+        for group, todo in work:
+            self.update(group, todo)
 
     def update(self, group: dict, todo: list[tuple[Variable, dict]]) -> None:
         """Apply the update rule to each ``(parameter, its state dict)`` in one group."""

@@ -49,6 +49,42 @@ def sgd_update(
     return momentum_buffer
 
 
+def sgd_update_foreach(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    momentum_buffers: list[torch.Tensor] | None,
+    *,
+    lr: float,
+    weight_decay: float,
+    momentum: float,
+    nesterov: bool,
+) -> list[torch.Tensor] | None:
+    """:func:`sgd_update` on many parameters at once; returns the momentum buffers.
+
+    ``momentum_buffers`` is ``None`` on the first step (every buffer is made
+    from its gradient), else one buffer per parameter. Each line of
+    ``sgd_update`` becomes one ``torch._foreach_*`` call on the lists: the
+    same operations on each parameter in the same order, so the same numbers
+    bit for bit, with one call into torch per line instead of one per line
+    per parameter (an MLP's 4 parameters: 1 call instead of 4).
+    """
+    if weight_decay != 0:
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    if momentum != 0:
+        if momentum_buffers is None:
+            # Copies: the buffers are updated in place later, the gradients must not be.
+            momentum_buffers = [g.clone() for g in grads]
+        else:
+            torch._foreach_mul_(momentum_buffers, momentum)
+            torch._foreach_add_(momentum_buffers, grads)
+        if nesterov:
+            grads = torch._foreach_add(grads, momentum_buffers, alpha=momentum)
+        else:
+            grads = momentum_buffers
+    torch._foreach_add_(params, grads, alpha=-lr)
+    return momentum_buffers
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent: ``p <- p - lr * grad`` (see ``sgd_update`` for the maths).
 
@@ -114,16 +150,27 @@ class SGD(Optimizer):
         return settings
 
     def update(self, group: dict, todo: list) -> None:
-        for p, state in todo:
-            buffer = sgd_update(
-                p.value,
-                tensor_of(p.grad),  # a Variable after backward(create_graph=True)
-                state.get("momentum_buffer"),
-                lr=group["lr"],
-                weight_decay=group["weight_decay"],
-                momentum=group["momentum"],
-                nesterov=group["nesterov"],
+        settings = {
+            "lr": group["lr"],
+            "weight_decay": group["weight_decay"],
+            "momentum": group["momentum"],
+            "nesterov": group["nesterov"],
+        }
+        buffers = [state.get("momentum_buffer") for _, state in todo]
+        first = buffers.count(None)
+        if len(todo) > 1 and first in (0, len(todo)):  # the usual case: one call for all
+            made = sgd_update_foreach(
+                [p.value for p, _ in todo],
+                [tensor_of(p.grad) for p, _ in todo],  # a Variable after create_graph=True
+                buffers if first == 0 else None,
+                **settings,
             )
+            if made is not None:
+                for (_, state), buffer in zip(todo, made):
+                    state["momentum_buffer"] = buffer
+            return
+        for (p, state), buffer in zip(todo, buffers):  # (some buffers made, some not yet)
+            buffer = sgd_update(p.value, tensor_of(p.grad), buffer, **settings)
             if buffer is not None:
                 state["momentum_buffer"] = buffer
 
